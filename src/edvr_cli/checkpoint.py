@@ -11,7 +11,7 @@ import json
 import os
 import pickle
 import re
-import zipfile
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -37,8 +37,11 @@ def read_metadata(path: str | os.PathLike) -> dict[str, str]:
         return {}
     from safetensors import safe_open
 
-    with safe_open(str(path), framework="pt") as f:
-        return dict(f.metadata() or {})
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return dict(f.metadata() or {})
+    except Exception as exc:
+        raise EDVRCheckpointError(f"{path.name}: not a readable safetensors file ({_short(exc)})") from None
 
 
 def _is_safetensors(path: Path) -> bool:
@@ -65,13 +68,15 @@ def _read_file(path: Path) -> object:
         except Exception as exc:
             raise EDVRCheckpointError(f"{path.name}: not a readable safetensors file ({_short(exc)})") from None
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Detected pickle protocol N" notes
+            return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         raise EDVRCheckpointError(
             f"{path.name}: refused, the file holds Python objects that would run code when unpickled "
             f"(checkpoints are read with weights_only=True; {_short(exc)})"
         ) from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError) as exc:
+    except Exception as exc:  # the unpickler fails in many ways on foreign bytes (KeyError, EOFError, ...)
         raise EDVRCheckpointError(
             f"{path.name}: not a readable PyTorch checkpoint (truncated or corrupt? {_short(exc)})"
         ) from None

@@ -1,0 +1,111 @@
+"""Environment switches, read in this one place (at call time, so a changed environment is honoured).
+
+Ours:
+    EDVR_HOME              where models are cached (default: the platform's user cache folder + ``edvr``)
+    EDVR_OFFLINE           ``1``: never touch the network (default: the value of HF_HUB_OFFLINE)
+    EDVR_HF_REPO           Hugging Face Hub repository mirroring the published checkpoints
+    EDVR_GDRIVE_URL        Google Drive download endpoint (tests point it at a local stand-in)
+    EDVR_DOWNLOAD_TIMEOUT  seconds without data before a connection counts as stalled
+
+Hugging Face Hub's own (read by huggingface_hub; we only pass them on at call time):
+    HF_ENDPOINT, HF_HUB_OFFLINE, HF_HOME, HF_HUB_CACHE
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+DEFAULT_HF_REPO = "edvr-cli/EDVR"
+DEFAULT_GDRIVE_URL = "https://drive.google.com/uc"
+DEFAULT_DOWNLOAD_TIMEOUT = 20.0
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _env_flag(name: str) -> bool | None:
+    """True/False for a set boolean variable, None when unset or unreadable."""
+    value = os.environ.get(name)
+    if value is None:
+        return None
+    value = value.strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def user_cache_dir() -> Path:
+    """The platform's per-user cache folder for this tool (no dependency on platformdirs)."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "edvr" / "cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "edvr"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "edvr"
+
+
+def edvr_home() -> Path:
+    """Root of our cache: ``$EDVR_HOME`` or the platform's user cache folder."""
+    value = os.environ.get("EDVR_HOME")
+    return Path(value).expanduser() if value else user_cache_dir()
+
+
+def hf_hub_offline() -> bool:
+    """Whether huggingface_hub's offline switch is on (read now, not at huggingface_hub's import)."""
+    flag = _env_flag("HF_HUB_OFFLINE")
+    if flag is None:
+        flag = _env_flag("TRANSFORMERS_OFFLINE")
+    if flag is not None:
+        return flag
+    try:
+        from huggingface_hub import constants as hf_constants
+    except ImportError:  # pragma: no cover - huggingface_hub is a dependency
+        return False
+    return bool(getattr(hf_constants, "HF_HUB_OFFLINE", False))
+
+
+def is_offline() -> bool:
+    """``EDVR_OFFLINE`` when set, else ``HF_HUB_OFFLINE``: no network at all."""
+    flag = _env_flag("EDVR_OFFLINE")
+    if flag is not None:
+        return flag
+    return hf_hub_offline()
+
+
+def hf_repo() -> str:
+    """Hub repository of the mirror (``EDVR_HF_REPO``)."""
+    return os.environ.get("EDVR_HF_REPO") or DEFAULT_HF_REPO
+
+
+def hf_endpoint() -> str | None:
+    """``HF_ENDPOINT`` as set now (None: huggingface_hub's default)."""
+    value = os.environ.get("HF_ENDPOINT")
+    return value.rstrip("/") if value else None
+
+
+def hf_hub_cache() -> str | None:
+    """huggingface_hub's cache folder as set now (None: huggingface_hub's default)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return os.path.expanduser(os.environ["HF_HUB_CACHE"])
+    if os.environ.get("HF_HOME"):
+        return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
+    return None
+
+
+def gdrive_url() -> str:
+    """Google Drive's download endpoint; ``?export=download&id=ID`` is appended."""
+    return os.environ.get("EDVR_GDRIVE_URL") or DEFAULT_GDRIVE_URL
+
+
+def download_timeout() -> float:
+    """Seconds to wait for a connection or for the next bytes before giving up on it."""
+    value = os.environ.get("EDVR_DOWNLOAD_TIMEOUT")
+    try:
+        return float(value) if value else DEFAULT_DOWNLOAD_TIMEOUT
+    except ValueError:
+        return DEFAULT_DOWNLOAD_TIMEOUT

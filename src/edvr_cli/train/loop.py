@@ -1,0 +1,343 @@
+"""The training loop: Charbonnier loss, Adam with cosine decay, validation PSNR, checkpoints, exact resume.
+
+Reproducibility: the model is initialised from ``seed``; the batch of step ``i`` is drawn from a generator
+seeded by ``(seed, i)``; the learning rate is a function of ``i``. A checkpoint therefore needs only the
+model, the optimiser state and the step, and resuming from it gives bit-identical parameters to an
+uninterrupted run of the same length (on the same device and thread count).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import torch
+
+from edvr_cli.arch import EDVR, EDVRConfig
+from edvr_cli.degrade import Degradation, bicubic_up, quantize
+from edvr_cli.errors import InputError
+from edvr_cli.train.data import ClipSampler, fixed_samples, scan_sources, split_sources, step_generator
+
+PRESETS: dict[str, EDVRConfig] = {
+    # the bundled model: small enough to train on a CPU in well under an hour
+    "tiny": EDVRConfig(num_feat=32, num_frame=5, deformable_groups=4, num_extract_block=2, num_reconstruct_block=4),
+    "M": EDVRConfig(num_feat=64, num_frame=5, deformable_groups=8, num_extract_block=5, num_reconstruct_block=10),
+    "L": EDVRConfig(num_feat=128, num_frame=5, deformable_groups=8, num_extract_block=5, num_reconstruct_block=40),
+}
+
+
+@dataclass
+class TrainOptions:
+    """Everything that defines a training run (saved in checkpoints; ``edvr train --help`` documents each)."""
+
+    data: str
+    out_dir: str = "runs/edvr"
+    model: dict = field(default_factory=lambda: PRESETS["tiny"].to_dict())
+    init: str | None = None
+    steps: int = 3000
+    batch_size: int = 8
+    patch: int = 32
+    lr: float = 4e-4
+    lr_min: float = 1e-6
+    warmup: int = 100
+    betas: tuple[float, float] = (0.9, 0.99)
+    grad_clip: float = 0.0
+    charbonnier_eps: float = 1e-3
+    val_fraction: float = 0.1
+    val_dir: str | None = None
+    val_every: int = 500
+    val_samples: int = 16
+    val_patch: int = 64
+    checkpoint_every: int = 500
+    log_every: int = 50
+    seed: int = 0
+    device: str = "auto"
+    threads: int | None = None
+    dcn_backend: str = "auto"
+    max_frames: int = 300
+    blur: str | None = None
+    blur_strength: float = 1.5
+    jpeg: int | None = None
+    crf: int | None = None
+    motion: dict = field(default_factory=dict)
+
+    def degradation(self, scale: int) -> Degradation:
+        return Degradation(scale=scale, blur=self.blur, blur_strength=self.blur_strength, jpeg=self.jpeg, crf=self.crf)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TrainOptions:
+        d = dict(d)
+        if "betas" in d:
+            d["betas"] = tuple(d["betas"])
+        return cls(**d)
+
+
+def charbonnier_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
+    """Mean of ``sqrt((pred - target)^2 + eps^2)`` (a smooth L1; EDVR's training loss)."""
+    diff = pred.float() - target.float()
+    return torch.sqrt(diff * diff + eps * eps).mean()
+
+
+def learning_rate(step: int, opts: TrainOptions) -> float:
+    """Linear warm-up for ``warmup`` steps, then cosine decay from ``lr`` to ``lr_min`` at ``steps``."""
+    if opts.warmup and step < opts.warmup:
+        return opts.lr * (step + 1) / opts.warmup
+    span = max(1, opts.steps - opts.warmup)
+    t = min(1.0, (step - opts.warmup) / span)
+    return opts.lr_min + 0.5 * (opts.lr - opts.lr_min) * (1 + math.cos(math.pi * t))
+
+
+def psnr_tensor(pred: torch.Tensor, gt: torch.Tensor) -> float:
+    """PSNR (dB, RGB) of 8-bit-quantised ``pred`` against ``gt``, both in [0, 1]."""
+    mse = float(((quantize(pred.float()) - gt.float()) ** 2).mean())
+    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def resolve_init(name: str) -> Path:
+    """A model name (registry or bundled) or a path -> a checkpoint file."""
+    path = Path(name).expanduser()
+    if path.is_file():
+        return path
+    bundled = Path(__file__).resolve().parent.parent / "weights" / f"{name}.safetensors"
+    if bundled.is_file():
+        return bundled
+    try:  # the model zoo, when present
+        from edvr_cli import zoo  # type: ignore[attr-defined]
+
+        return Path(zoo.resolve(name))
+    except (ImportError, AttributeError):
+        pass
+    from edvr_cli.errors import ModelNotFoundError
+
+    raise ModelNotFoundError(f"--init {name}: no such file or known model name")
+
+
+@dataclass
+class TrainResult:
+    model: EDVR
+    step: int
+    history: list[dict]
+    model_path: Path | None
+
+
+class _Reporter:
+    """A rich progress bar on a terminal; plain log lines otherwise."""
+
+    def __init__(self, total: int, start: int, log_every: int, enabled: bool = True) -> None:
+        self.total, self.log_every, self.enabled = total, log_every, enabled
+        self.tty = enabled and sys.stderr.isatty()
+        self.t0, self.s0 = time.perf_counter(), start
+        self.progress = None
+        if self.tty:
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+            self.progress = Progress(
+                TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
+                TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:.2f} it/s"),
+                TextColumn("{task.fields[note]}"), TimeRemainingColumn(), transient=False,
+            )
+            self.task = self.progress.add_task("train", total=total, completed=start, loss=float("nan"), rate=0.0, note="")
+            self.progress.start()
+
+    def rate(self, step: int) -> float:
+        return (step - self.s0) / max(1e-9, time.perf_counter() - self.t0)
+
+    def step(self, step: int, loss: float) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, completed=step, loss=loss, rate=self.rate(step))
+        elif self.enabled and (step % self.log_every == 0 or step == self.total):
+            print(f"step {step}/{self.total} loss {loss:.4f} {self.rate(step):.2f} it/s", file=sys.stderr, flush=True)
+
+    def note(self, text: str) -> None:
+        if self.progress is not None:
+            self.progress.update(self.task, note=text)
+            self.progress.console.log(text)
+        elif self.enabled:
+            print(text, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+def _atomic_save(obj: object, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+@torch.no_grad()
+def validate(model: EDVR, samples: list, device: torch.device, batch: int = 4) -> float:
+    """Mean PSNR over validation samples."""
+    model.eval()
+    scores = []
+    for i in range(0, len(samples), batch):
+        lq = torch.stack([s[0] for s in samples[i : i + batch]]).to(device)
+        gt = torch.stack([s[1] for s in samples[i : i + batch]])
+        out = model(lq).float().cpu()
+        scores += [psnr_tensor(o, g) for o, g in zip(out, gt)]
+    model.train()
+    return sum(scores) / max(1, len(scores))
+
+
+def train(
+    opts: TrainOptions,
+    resume: str | Path | None = None,
+    model_out: str | Path | None = None,
+    quiet: bool = False,
+    on_step: Callable[[int, float], None] | None = None,
+) -> TrainResult:
+    """Train (or fine-tune, or resume) an EDVR network; see :class:`TrainOptions`.
+
+    Args:
+        opts: the run's options.
+        resume: a checkpoint to continue from (``"auto"``: ``out_dir/last.pt`` if it exists).
+        model_out: where to write the final ``.safetensors`` (default ``out_dir/model.safetensors``).
+        quiet: no progress output at all.
+        on_step: called with ``(step, loss)`` after every step (tests, custom logging).
+    """
+    from edvr_cli import load_model, save_model
+    from edvr_cli.arch import dcn as _dcn
+    from edvr_cli.arch import set_dcn_backend
+
+    out_dir = Path(opts.out_dir)
+    ckpt_dir = out_dir / "checkpoints"
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    state = None
+    if resume is not None:
+        path = out_dir / "last.pt" if str(resume) == "auto" else Path(resume)
+        if path.is_file():
+            state = torch.load(path, map_location="cpu", weights_only=False)
+            opts = TrainOptions.from_dict({**state["options"], "steps": opts.steps, "out_dir": opts.out_dir})
+        elif str(resume) != "auto":
+            raise InputError(f"--resume: checkpoint {path} not found")
+
+    if opts.threads:
+        torch.set_num_threads(opts.threads)
+    device = resolve_device(opts.device)
+    backend = opts.dcn_backend
+    if backend == "auto" and device.type == "cpu":
+        backend = "pure"  # its backward is several times faster than torchvision's on CPU
+    previous_backend = _dcn._backend
+    set_dcn_backend(backend)
+
+    # model
+    torch.manual_seed(opts.seed)
+    if opts.init and state is None:
+        init_model = load_model(resolve_init(opts.init))
+        config = init_model.config
+        model = EDVR(config)
+        model.load_state_dict(init_model.state_dict())
+    else:
+        config = EDVRConfig.from_dict(opts.model)
+        model = EDVR(config)
+    opts.model = config.to_dict()
+    model.to(device).train()
+    optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=opts.betas)
+    step = 0
+    history: list[dict] = []
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        step = int(state["step"])
+        history = list(state.get("history", []))
+
+    # data
+    sources = scan_sources(opts.data, opts.max_frames)
+    if opts.val_dir:
+        train_src, val_src = sources, scan_sources(opts.val_dir, opts.max_frames)
+    else:
+        train_src, val_src = split_sources(sources, opts.val_fraction, opts.seed)
+    multiple = config.multiple_of
+    if opts.patch % multiple:
+        raise InputError(f"--patch must be a multiple of {multiple} for this model, got {opts.patch}")
+    degradation = opts.degradation(config.scale)
+    sampler = ClipSampler(train_src, config.num_frame, opts.patch, degradation, augment=True, motion=opts.motion)
+    val_samples = []
+    if val_src and opts.val_samples:
+        val_sampler = ClipSampler(val_src, config.num_frame, opts.val_patch, degradation, motion=opts.motion)
+        val_samples = fixed_samples(val_sampler, opts.val_samples, opts.seed + 99991)
+
+    reporter = _Reporter(opts.steps, step, opts.log_every, enabled=not quiet)
+    meta = {
+        "train_sources": [s.name for s in train_src], "val_sources": [s.name for s in val_src],
+        "seed": opts.seed, "steps": opts.steps,
+    }
+    (out_dir / "options.json").write_text(json.dumps({**opts.to_dict(), **meta}, indent=2))
+    if val_samples and step == 0:
+        base = sum(
+            psnr_tensor(bicubic_up(lq[config.center], config.scale), gt) for lq, gt in val_samples
+        ) / len(val_samples)
+        reporter.note(f"validation: {len(val_samples)} samples from {', '.join(meta['val_sources'])}; bicubic {base:.2f} dB")
+        history.append({"step": 0, "val_bicubic_psnr": base})
+    log_file = (out_dir / "log.jsonl").open("a")
+    autocast = device.type == "cuda"
+
+    def checkpoint() -> None:
+        payload = {
+            "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "options": opts.to_dict(), "history": history,
+        }
+        _atomic_save(payload, ckpt_dir / f"step-{step:07d}.pt")
+        _atomic_save(payload, out_dir / "last.pt")
+
+    loss_avg = None
+    try:
+        while step < opts.steps:
+            lr = learning_rate(step, opts)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            lq, gt = sampler.batch(opts.batch_size, step_generator(opts.seed, step))
+            lq, gt = lq.to(device, non_blocking=True), gt.to(device, non_blocking=True)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=autocast):
+                out = model(lq)
+            loss = charbonnier_loss(out, gt, opts.charbonnier_eps)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if opts.grad_clip:
+                torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
+            optimizer.step()
+            step += 1
+            value = float(loss)
+            if not math.isfinite(value):
+                raise RuntimeError(f"loss became {value} at step {step}: lower --lr or set --grad-clip")
+            loss_avg = value if loss_avg is None else 0.95 * loss_avg + 0.05 * value
+            reporter.step(step, loss_avg)
+            record = {"step": step, "loss": value, "lr": lr}
+            if val_samples and (step % opts.val_every == 0 or step == opts.steps):
+                record["val_psnr"] = validate(model, val_samples, device)
+                reporter.note(f"step {step}: validation PSNR {record['val_psnr']:.2f} dB")
+                history.append({"step": step, "val_psnr": record["val_psnr"]})
+            if step % opts.log_every == 0 or "val_psnr" in record:
+                log_file.write(json.dumps(record) + "\n")
+                log_file.flush()
+            if on_step is not None:
+                on_step(step, value)
+            if step % opts.checkpoint_every == 0 or step == opts.steps:
+                checkpoint()
+    finally:
+        reporter.close()
+        log_file.close()
+        set_dcn_backend(previous_backend)
+
+    model.eval()
+    model_path = Path(model_out) if model_out else out_dir / "model.safetensors"
+    notes = {"trained_by": "edvr train", "steps": str(step), "seed": str(opts.seed), **{k: json.dumps(v) for k, v in meta.items() if k.endswith("sources")}}
+    save_model(model, model_path, metadata=notes)
+    return TrainResult(model=model, step=step, history=history, model_path=model_path)

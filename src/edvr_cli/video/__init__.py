@@ -1,0 +1,83 @@
+"""Video input/output: stream frames in as RGB float, write them out with timing, colour and audio kept.
+
+Public API::
+
+    probe(path) -> VideoInfo                      # file or image folder; InputError if unusable
+    FrameReader(path, info=None, on_warning=None) # context manager, iterates Frame; .warnings
+    read_frames(path) -> Iterator[Frame]
+    Frame(index, rgb: float32 (H, W, 3) in [0, 1], pts: int, time_base: Fraction)
+
+    open_writer(path, info, width, height, *, codec=None, crf=None, preset=None, pix_fmt=None,
+                copy_streams=True, on_warning=None) -> VideoWriter | ImageSequenceWriter
+    writer.write(rgb: uint8 | uint16 (H, W, 3), pts=None, time_base=None); writer.warnings
+    atomic_output(path, overwrite=False) -> context manager yielding a temporary path
+
+    natural_sort_key(name), is_video_file(path), list_videos(folder, recursive=False),
+    is_frame_folder_output(path)
+
+Typical use::
+
+    info = probe(src)
+    with atomic_output(dst, overwrite) as tmp, FrameReader(src, info) as reader, \\
+            open_writer(tmp, info, 4 * info.width, 4 * info.height) as writer:
+        for frame in reader:
+            writer.write(quantise(restore(frame.rgb)), frame.pts, frame.time_base)
+
+Guarantees and rules:
+
+* Streaming: one frame at a time on both sides; audio/subtitle packets are copied by a second
+  demuxer interleaved with the video (up to the last written frame's time).
+* Timing: the output video stream uses the source's time base and every frame's pts, so frame
+  count and variable frame rate survive (containers with a fixed time base, e.g. Matroska's
+  1 ms, round to it).
+* Colour: see :mod:`edvr_cli.video.colour` for the matrix/range rule of untagged streams
+  (BT.709 from 720 lines up, BT.601 below and for still images). The output is encoded with
+  the same matrix and range and tagged with matrix, range, primaries and transfer. >8-bit
+  sources decode at full precision and stay >8-bit when the encoder allows.
+* Rotation (display matrix) and sample aspect ratio are carried to the output stream.
+* Image folders: natural order (``2.png`` before ``10.png``), 25 fps timing. Folder outputs get
+  ``00000000.png ...``; 16-bit PNGs for uint16 frames.
+"""
+
+from __future__ import annotations
+
+from edvr_cli.video.atomic import atomic_output
+from edvr_cli.video.colour import ColorInfo
+from edvr_cli.video.encoder import EncoderSettings, choose_encoder
+from edvr_cli.video.paths import (
+    IMAGE_EXTENSIONS,
+    VIDEO_EXTENSIONS,
+    is_frame_folder_output,
+    is_image_file,
+    is_video_file,
+    list_images,
+    list_videos,
+    natural_sort_key,
+)
+from edvr_cli.video.probe import DEFAULT_SEQUENCE_FPS, VideoInfo, probe
+from edvr_cli.video.reader import Frame, FrameReader, read_frames
+from edvr_cli.video.writer import ImageSequenceWriter, VideoWriter, open_writer
+
+__all__ = [
+    "DEFAULT_SEQUENCE_FPS",
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "ColorInfo",
+    "EncoderSettings",
+    "Frame",
+    "FrameReader",
+    "ImageSequenceWriter",
+    "VideoInfo",
+    "VideoWriter",
+    "atomic_output",
+    "choose_encoder",
+    "is_frame_folder_output",
+    "is_image_file",
+    "is_video_file",
+    "list_images",
+    "list_videos",
+    "natural_sort_key",
+    "open_writer",
+    "probe",
+    "read_frames",
+]

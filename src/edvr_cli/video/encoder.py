@@ -1,0 +1,154 @@
+"""Encoder choice: codec, quality (CRF), preset and pixel format for an output container."""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import av
+
+from edvr_cli.errors import EDVRError
+from edvr_cli.video.formats import choose_pix_fmt, describe_pix_fmt, encoder_pix_fmts
+
+#: User-facing codec names (and input codec families) -> encoders, best first.
+ENCODER_ALIASES: dict[str, tuple[str, ...]] = {
+    "h264": ("libx264",),
+    "avc": ("libx264",),
+    "x264": ("libx264",),
+    "hevc": ("libx265",),
+    "h265": ("libx265",),
+    "x265": ("libx265",),
+    "vp9": ("libvpx-vp9",),
+    "av1": ("libsvtav1", "libaom-av1", "librav1e"),
+    "ffv1": ("ffv1",),
+}
+
+#: Tried in order when the preferred encoder is missing or the container cannot hold it.
+FALLBACK_ENCODERS: tuple[str, ...] = ("libx264", "libvpx-vp9", "libsvtav1", "libaom-av1", "ffv1", "mpeg4")
+
+#: "Visually lossless" defaults.
+DEFAULT_CRF: dict[str, int] = {"libx264": 17, "libx265": 17, "libvpx-vp9": 18, "libsvtav1": 20, "libaom-av1": 20}
+
+_PRESET_OPTION: dict[str, str] = {
+    "libx264": "preset",
+    "libx265": "preset",
+    "libsvtav1": "preset",
+    "libvpx-vp9": "cpu-used",
+    "libaom-av1": "cpu-used",
+}
+_BASE_OPTIONS: dict[str, dict[str, str]] = {
+    "libx265": {"x265-params": "log-level=error"},
+    "libvpx-vp9": {"row-mt": "1", "cpu-used": "4", "b": "0"},
+    "libaom-av1": {"row-mt": "1", "cpu-used": "6", "b": "0"},
+}
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """What the video stream is encoded with.
+
+    Args:
+        codec: FFmpeg encoder name (``libx264``).
+        pix_fmt: encoder input pixel format (``yuv420p10le``).
+        crf: constant-quality value in use, ``None`` for encoders without one (ffv1 is lossless).
+        preset: speed preset passed on, ``None`` for the encoder's default.
+        options: the encoder's private options, as strings.
+    """
+
+    codec: str
+    pix_fmt: str
+    crf: int | None
+    preset: str | None
+    options: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def bit_depth(self) -> int:
+        return describe_pix_fmt(self.pix_fmt).bit_depth
+
+
+@lru_cache(maxsize=None)
+def encoder_exists(name: str) -> bool:
+    try:
+        return av.codec.Codec(name, "w").type == "video"
+    except (av.codec.codec.UnknownCodecError, ValueError):
+        return False
+
+
+def resolve_codec_name(name: str) -> tuple[str, ...]:
+    """Encoders a user-facing name may mean (``'hevc' -> ('libx265',)``); raw encoder names pass through."""
+    return ENCODER_ALIASES.get(name.lower(), (name,))
+
+
+def choose_encoder(
+    *,
+    source_codec: str,
+    bit_depth: int,
+    chroma: str,
+    width: int,
+    height: int,
+    container_codecs: Collection[str],
+    container_name: str,
+    codec: str | None = None,
+    crf: int | None = None,
+    preset: str | None = None,
+    pix_fmt: str | None = None,
+) -> tuple[EncoderSettings, list[str]]:
+    """Pick the encoder settings, returning them with warnings about substitutions.
+
+    Default codec: the source's family where we have an encoder (h264 -> libx264, hevc ->
+    libx265, vp9 -> libvpx-vp9, av1 -> SVT-AV1/libaom, ffv1 -> ffv1), else libx264; if the
+    container cannot hold it, the first of :data:`FALLBACK_ENCODERS` that fits. Default pixel
+    format: the source's bit depth and chroma layout, adjusted to what the encoder accepts
+    (:func:`~edvr_cli.video.formats.choose_pix_fmt`).
+
+    Raises:
+        EDVRError: an explicit ``codec`` that does not exist here or does not fit the container,
+            or an explicit ``pix_fmt`` the encoder refuses.
+    """
+    warnings: list[str] = []
+    if codec:
+        candidates = [c for c in resolve_codec_name(codec) if encoder_exists(c)]
+        if not candidates:
+            raise EDVRError(f"no encoder for codec {codec!r} in this FFmpeg build; try h264, hevc, vp9, av1 or ffv1")
+        fitting = [c for c in candidates if c in container_codecs]
+        if not fitting:
+            raise EDVRError(f"the {container_name} container cannot hold {codec!r} video; pick another extension or codec")
+        name = fitting[0]
+    else:
+        preferred = [c for c in ENCODER_ALIASES.get(source_codec, ()) if encoder_exists(c)]
+        fitting = [c for c in [*preferred, *FALLBACK_ENCODERS] if encoder_exists(c) and c in container_codecs]
+        if not fitting:
+            raise EDVRError(f"no available video encoder fits the {container_name} container")
+        name = fitting[0]
+        if preferred and name not in preferred:
+            warnings.append(f"{container_name} cannot hold {preferred[0]} video; encoding with {name} instead")
+
+    supported = encoder_pix_fmts(name)
+    if pix_fmt:
+        if supported is not None and pix_fmt not in supported:
+            raise EDVRError(f"encoder {name} does not accept pixel format {pix_fmt!r}; it takes {', '.join(supported)}")
+        chosen_fmt = pix_fmt
+    else:
+        odd = width % 2 == 1 or height % 2 == 1
+        chosen_fmt = choose_pix_fmt(supported, bit_depth, chroma, odd_size=odd)
+        got = describe_pix_fmt(chosen_fmt)
+        if got.bit_depth < bit_depth:
+            warnings.append(f"{name} cannot encode {bit_depth}-bit video; writing {got.bit_depth}-bit {chosen_fmt}")
+        if odd and chroma in ("420", "422") and got.chroma == "444":
+            warnings.append(f"odd frame size {width}x{height}: writing {chosen_fmt} (4:2:0 needs even sizes)")
+
+    options = dict(_BASE_OPTIONS.get(name, {}))
+    used_crf = crf if crf is not None else DEFAULT_CRF.get(name)
+    if used_crf is not None and name in DEFAULT_CRF:
+        options["crf"] = str(used_crf)
+    elif crf is not None:
+        warnings.append(f"crf is not used by {name}; ignoring crf={crf}")
+        used_crf = None
+    if preset is not None:
+        if name in _PRESET_OPTION:
+            options[_PRESET_OPTION[name]] = str(preset)
+        else:
+            warnings.append(f"{name} has no preset; ignoring preset={preset!r}")
+            preset = None
+    return EncoderSettings(name, chosen_fmt, used_crf, preset, options), warnings

@@ -1,0 +1,325 @@
+"""What the rest of the program asks the zoo: resolve, download, import, inspect and remove models."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from ..errors import DownloadError, EDVRError, ModelNotFoundError
+from . import cache
+from .download import Fetched, download_entry, offline_hint, sha256_file, source_label
+from .registry import NAME_PATTERN, ModelEntry, Registry, close_matches, default_registry
+
+CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model ready to load.
+
+    Args:
+        path: a file ``load_model`` reads.
+        name: registry or imported name (the file's stem for a plain path).
+        entry: the registry entry (task, scale, frames, default padding, scores), None for a plain
+            file or a model imported under a name of its own.
+        origin: ``file`` (a path given as is), ``bundled``, ``cache`` or ``download`` (fetched now).
+    """
+
+    path: Path
+    name: str
+    entry: ModelEntry | None
+    origin: str
+
+    @property
+    def padding(self) -> str | None:
+        """The temporal padding the published results used, when known."""
+        return self.entry.padding if self.entry else None
+
+
+def _registry(registry: Registry | None) -> Registry:
+    return registry if registry is not None else default_registry()
+
+
+def _looks_like_path(text: str) -> bool:
+    return os.sep in text or "/" in text or text.lower().endswith(CHECKPOINT_SUFFIXES) or text.startswith("~")
+
+
+def _not_found(name: str, registry: Registry) -> ModelNotFoundError:
+    names = registry.names() + [c.name for c in cache.list_models()]
+    hits = close_matches(name, names)
+    hint = f" Did you mean {', '.join(hits)}?" if hits else ""
+    return ModelNotFoundError(
+        f"unknown model {name!r}: not a published model, an imported one, or an existing file.{hint}"
+        " (edvr weights list shows them all)"
+    )
+
+
+def _import_only_error(entry: ModelEntry) -> ModelNotFoundError:
+    return ModelNotFoundError(
+        f"{entry.name} has no public download source ({entry.origin or 'import only'}); get {entry.file}"
+        f" and run: edvr weights import {entry.file}"
+    )
+
+
+def _install_fetched(entry: ModelEntry, fetched: Fetched) -> cache.CachedModel:
+    return cache.install(
+        fetched.path,
+        entry.name,
+        source=fetched.source,
+        source_sha256=fetched.sha256,
+        registry_name=entry.name,
+        source_file=entry.file,
+    )
+
+
+def download_model(
+    name: str,
+    *,
+    hf_repo: str | None = None,
+    quiet: bool = False,
+    force: bool = False,
+    registry: Registry | None = None,
+) -> cache.CachedModel:
+    """Download a published model into the cache (nothing to do when it is there already).
+
+    Raises ``ModelNotFoundError`` (unknown or import-only), ``OfflineError``, ``ChecksumError``,
+    ``DownloadError``.
+    """
+    reg = _registry(registry)
+    entry = reg.get(name)
+    if entry is None:
+        raise _not_found(name, reg)
+    if entry.bundled:
+        raise DownloadError(f"{entry.name} ships with edvr-cli; there is nothing to download")
+    if not entry.sources:
+        raise _import_only_error(entry)
+    existing = cache.get(entry.name)
+    if existing is not None and not force:
+        return existing
+    if force and existing is not None:
+        with FileLock(str(cache.lock_file(entry.name))):
+            cache.remove(entry.name)
+    return download_entry(
+        entry,
+        cache.models_dir() / str(entry.file),
+        installed=lambda: cache.get(entry.name),
+        install=lambda fetched: _install_fetched(entry, fetched),
+        lock=cache.lock_file(entry.name),
+        hf_repo=hf_repo,
+        quiet=quiet,
+    )
+
+
+def resolve_model(
+    name_or_path: str | os.PathLike,
+    *,
+    hf_repo: str | None = None,
+    quiet: bool = False,
+    registry: Registry | None = None,
+) -> ResolvedModel:
+    """Turn what the user typed into a loadable file, downloading a published model on first use.
+
+    An existing file is returned as is; a registry name resolves to its bundled file, its cached file,
+    or a fresh download; an imported name resolves to its cached file. Anything else raises
+    ``ModelNotFoundError`` naming close matches.
+    """
+    reg = _registry(registry)
+    text = os.fspath(name_or_path)
+    path = Path(text).expanduser()
+    if path.is_file():
+        return ResolvedModel(path, path.stem, None, "file")
+    if path.is_dir() and _looks_like_path(text):
+        raise ModelNotFoundError(f"{text} is a folder, not a checkpoint file")
+    entry = reg.get(text)
+    if entry is not None:
+        if entry.bundled:
+            bundled = entry.bundled_path()
+            if bundled is None or not bundled.is_file():
+                raise ModelNotFoundError(f"{entry.name}: its bundled file is missing; reinstall edvr-cli")
+            return ResolvedModel(bundled, entry.name, entry, "bundled")
+        cached = cache.get(entry.name)
+        if cached is not None:
+            return ResolvedModel(cached.path, entry.name, entry, "cache")
+        if not entry.sources:
+            raise _import_only_error(entry)
+        cached = download_model(entry.name, hf_repo=hf_repo, quiet=quiet, registry=reg)
+        return ResolvedModel(cached.path, entry.name, entry, "download")
+    cached = cache.get(text)
+    if cached is not None:
+        known = reg.get(cached.registry_name) if cached.registry_name else None
+        return ResolvedModel(cached.path, cached.name, known, "cache")
+    if _looks_like_path(text):
+        raise ModelNotFoundError(f"no such checkpoint file: {text}")
+    raise _not_found(text, reg)
+
+
+def model_path(name: str, *, registry: Registry | None = None) -> Path:
+    """Where a bundled, downloaded or imported model's file is; ModelNotFoundError when it is not there."""
+    reg = _registry(registry)
+    entry = reg.get(name)
+    if entry is not None and entry.bundled:
+        return resolve_model(entry.name, registry=reg).path
+    cached = cache.get(entry.name if entry else name)
+    if cached is not None:
+        return cached.path
+    if entry is None:
+        raise _not_found(name, reg)
+    if not entry.sources:
+        raise _import_only_error(entry)
+    raise ModelNotFoundError(f"{entry.name} is not downloaded yet; run: edvr weights download {entry.name}")
+
+
+def remove_model(name: str, *, registry: Registry | None = None) -> list[Path]:
+    """Delete a cached model and any unfinished download of it; the paths removed."""
+    reg = _registry(registry)
+    entry = reg.get(name)
+    if entry is not None and entry.bundled:
+        raise EDVRError(f"{entry.name} ships with edvr-cli and cannot be removed")
+    cached = cache.get(entry.name if entry else name)
+    leftovers = cache.partial_files(entry.file) if entry else []
+    if cached is None and not leftovers:
+        if entry is None:
+            raise _not_found(name, reg)
+        raise ModelNotFoundError(f"{entry.name} is not in the cache ({cache.models_dir()})")
+    key = cached.name if cached else entry.name  # type: ignore[union-attr]
+    with FileLock(str(cache.lock_file(key))):
+        removed = cache.remove(key)
+        for path in leftovers:
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+# ----------------------------------------------------------------------------------------------------
+# Import and inspection
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a checkpoint file is: its hash, the published model it is (if any), naming and config."""
+
+    path: Path
+    sha256: str
+    entry: ModelEntry | None
+    naming: str
+    config: dict[str, Any]
+    params: int
+    metadata: dict[str, str]
+
+
+def _config_agrees(entry: ModelEntry, config: dict[str, Any]) -> bool:
+    return all(config.get(k) == v for k, v in entry.config.items() if k in config)
+
+
+def recognise(path: Path, digest: str, config: dict[str, Any] | None, registry: Registry) -> ModelEntry | None:
+    """The published model a file is: by SHA-256 (full or prefix), else by its original file name when
+    the registry knows no hash for it (the Stage-2 models) and the architecture agrees."""
+    entry = registry.by_sha256(digest)
+    if entry is not None:
+        return entry
+    entry = registry.by_file_name(path.name)
+    if entry is not None and entry.sha256 is None and (config is None or _config_agrees(entry, config)):
+        return entry
+    return None
+
+
+def inspect_file(path: str | os.PathLike, *, registry: Registry | None = None) -> FileInfo:
+    """Read a checkpoint file (never running code) and describe it."""
+    from ..checkpoint import describe_state_dict, read_metadata, read_state_dict
+
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ModelNotFoundError(f"no such checkpoint file: {path}")
+    raw = read_state_dict(path)
+    canonical, config, naming = describe_state_dict(raw, path.name)
+    params = sum(t.numel() for t in canonical.values())
+    digest = sha256_file(path)
+    cfg = config.to_dict()
+    return FileInfo(path, digest, recognise(path, digest, cfg, _registry(registry)), naming, cfg, params, read_metadata(path))
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """Outcome of ``import_model``: the cache entry, the published model recognised (if any), and
+    whether the file was already there."""
+
+    cached: cache.CachedModel
+    entry: ModelEntry | None
+    already: bool
+
+
+def import_model(
+    path: str | os.PathLike,
+    *,
+    name: str | None = None,
+    force: bool = False,
+    registry: Registry | None = None,
+) -> ImportResult:
+    """Put a checkpoint file (any format ``load_model`` reads) into the cache.
+
+    A published file (recognised by its SHA-256) is filed under its registry name; any other file
+    under ``name``, which is then required and must not be a registry name.
+    """
+    reg = _registry(registry)
+    info = inspect_file(path, registry=reg)
+    entry = info.entry
+    if entry is not None:
+        target = entry.name
+    else:
+        if not name:
+            raise ModelNotFoundError(
+                f"{info.path.name} is not a published checkpoint (SHA-256 {info.sha256[:16]}...); "
+                f"import it under a name of your choosing: edvr weights import {info.path.name} --name NAME"
+            )
+        if not NAME_PATTERN.match(name):
+            raise EDVRError(f"bad model name {name!r}: use letters, digits, '.', '_', '+' or '-' (at most 100)")
+        clash = reg.get(name)
+        if clash is not None:
+            raise EDVRError(
+                f"{name!r} is the name of the published model {clash.name}, and this file is not it;"
+                " choose another --name"
+            )
+        target = name
+    existing = cache.get(target)
+    if existing is not None and existing.name != target:
+        target = existing.name  # same name in another case: keep one entry
+    if existing is not None and not force:
+        if existing.source_sha256 == info.sha256:
+            return ImportResult(existing, entry, already=True)
+        raise EDVRError(f"a model named {target} is already in the cache; add --force to replace it")
+    cache.models_dir().mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache.lock_file(target))):
+        cached = cache.install(
+            info.path,
+            target,
+            source=f"import {info.path.resolve()}",
+            source_sha256=info.sha256,
+            registry_name=entry.name if entry else None,
+            source_file=info.path.name,
+        )
+    return ImportResult(cached, entry, already=False)
+
+
+def describe_sources(entry: ModelEntry, hf_repo: str | None = None) -> list[str]:
+    """The entry's sources in words, in the order they are tried."""
+    return [source_label(s, entry, hf_repo) for s in entry.sources]
+
+
+__all__ = [
+    "FileInfo",
+    "ImportResult",
+    "ResolvedModel",
+    "describe_sources",
+    "download_model",
+    "import_model",
+    "inspect_file",
+    "model_path",
+    "offline_hint",
+    "recognise",
+    "remove_model",
+    "resolve_model",
+]

@@ -1,0 +1,229 @@
+"""Tiny synthetic clips for tests, written with PyAV (no files checked in).
+
+Every function writes into the path it is given and returns it. Clips are small (64x48 by
+default, a dozen frames) so a whole test module runs in seconds. Import from tests as
+``from clips import make_clip`` (``tests/`` is on ``sys.path`` under pytest's rootdir conftest
+rules) or ``from tests.clips import ...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+#: Irregular presentation times (ms) used for variable-frame-rate clips.
+VFR_PTS_MS: tuple[int, ...] = (0, 40, 80, 200, 240, 250, 400, 440, 480, 700, 733, 766)
+
+AUDIO_RATE = 48000
+AUDIO_FRAME = 1024
+
+
+def has_encoder(name: str) -> bool:
+    """Whether this FFmpeg build can encode with ``name``."""
+    try:
+        return av.codec.Codec(name, "w").is_encoder
+    except Exception:
+        return False
+
+
+def pattern_rgb(index: int, width: int, height: int) -> np.ndarray:
+    """Deterministic moving gradient, uint8 ``(height, width, 3)``, different for every frame."""
+    y, x = np.mgrid[0:height, 0:width]
+    r = (x * 255 // max(1, width - 1) + 9 * index) % 256
+    g = (y * 255 // max(1, height - 1) + 5 * index) % 256
+    b = ((x + y) * 4 + 17 * index) % 256
+    return np.stack([r, g, b], axis=-1).astype(np.uint8)
+
+
+def make_clip(
+    path: str | Path,
+    *,
+    codec: str = "libx264",
+    width: int = 64,
+    height: int = 48,
+    frames: int = 12,
+    fps: int = 25,
+    pix_fmt: str = "yuv420p",
+    pts: Sequence[int] | None = None,
+    time_base: Fraction | None = None,
+    audio: bool = False,
+    audio_seconds: float | None = None,
+    subtitles: Sequence[tuple[int, int, str]] = (),
+    colorspace: int | None = None,
+    color_range: int | None = None,
+    color_primaries: int | None = None,
+    color_trc: int | None = None,
+    rotation: int = 0,
+    sample_aspect_ratio: Fraction | None = None,
+    yuv_frames: Sequence[av.VideoFrame] | None = None,
+    options: dict[str, str] | None = None,
+) -> Path:
+    """Write a clip; the container follows the extension.
+
+    Args:
+        codec, pix_fmt, width, height, frames, fps: the video stream.
+        pts: explicit presentation times in ``time_base`` units (variable frame rate); default
+            ``0, 1, 2 ...`` in ``1 / fps``.
+        audio: add an AAC mono track (48 kHz) covering the video's duration (or ``audio_seconds``).
+        subtitles: ``(start_ms, duration_ms, text)`` cues, muxed as SubRip packets (Matroska only).
+        colorspace, color_range, color_primaries, color_trc: FFmpeg codes tagged on the stream.
+        rotation: display rotation, counter-clockwise degrees.
+        sample_aspect_ratio: pixel aspect ratio.
+        yuv_frames: ready-made frames in ``pix_fmt`` (used instead of the RGB pattern).
+        options: encoder options (``crf``, ``preset`` ...); default lossless-ish ``crf=12``.
+    """
+    path = Path(path)
+    if yuv_frames is not None:
+        frames = len(yuv_frames)
+    time_base = time_base or (Fraction(1, 1000) if pts is not None else Fraction(1, fps))
+    pts = list(pts) if pts is not None else list(range(frames))
+    if len(pts) < frames:
+        raise ValueError("need one pts per frame")
+    opts = {"crf": "12"} if codec in ("libx264", "libx265") else {}
+    if codec == "libx265":
+        opts["x265-params"] = "log-level=error"
+    opts.update(options or {})
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(codec, rate=fps, options=opts, time_base=time_base, width=width, height=height)
+        video.pix_fmt = pix_fmt
+        ctx = video.codec_context
+        for attr, value in (
+            ("colorspace", colorspace),
+            ("color_range", color_range),
+            ("color_primaries", color_primaries),
+            ("color_trc", color_trc),
+        ):
+            if value is not None:
+                setattr(ctx, attr, value)
+        if sample_aspect_ratio is not None:
+            ctx.sample_aspect_ratio = sample_aspect_ratio
+        if rotation:
+            video.set_display_rotation(rotation)
+        audio_stream = out.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None
+        sub_stream = None
+        if subtitles:
+            sub_stream = out.add_mux_stream("subrip")
+            sub_stream.time_base = Fraction(1, 1000)
+            sub_stream.metadata["language"] = "eng"
+        for i in range(frames):
+            if yuv_frames is not None:
+                frame = yuv_frames[i]
+            else:
+                frame = av.VideoFrame.from_ndarray(pattern_rgb(i, width, height), format="rgb24")
+                frame = frame.reformat(format=pix_fmt)
+            if colorspace is not None:
+                frame.colorspace = colorspace
+            if color_range is not None:
+                frame.color_range = color_range
+            frame.pts = pts[i]
+            frame.time_base = time_base
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        if audio_stream is not None:
+            seconds = audio_seconds if audio_seconds is not None else float((pts[frames - 1] + 1) * time_base)
+            _write_tone(out, audio_stream, seconds)
+        for start, duration, text in subtitles:
+            packet = av.Packet(text.encode())
+            packet.stream = sub_stream
+            packet.pts = packet.dts = start
+            packet.duration = duration
+            packet.time_base = Fraction(1, 1000)
+            out.mux(packet)
+    return path
+
+
+def _write_tone(out: av.container.OutputContainer, stream: av.AudioStream, seconds: float) -> None:
+    samples = int(seconds * AUDIO_RATE)
+    t = np.arange(samples, dtype=np.float32) / AUDIO_RATE
+    tone = (0.2 * np.sin(2 * np.pi * 440 * t)).astype(np.float32)
+    for start in range(0, samples, AUDIO_FRAME):
+        chunk = tone[start : start + AUDIO_FRAME]
+        frame = av.AudioFrame.from_ndarray(chunk[None, :], format="fltp", layout="mono")
+        frame.sample_rate = AUDIO_RATE
+        frame.pts = start
+        frame.time_base = Fraction(1, AUDIO_RATE)
+        out.mux(stream.encode(frame))
+    out.mux(stream.encode(None))
+
+
+def flat_yuv_frame(width: int, height: int, yuv: tuple[int, int, int], pix_fmt: str = "yuv420p") -> av.VideoFrame:
+    """A frame of one colour given as code values (8-bit or the format's depth)."""
+    frame = av.VideoFrame(width, height, pix_fmt)
+    dtype = np.uint8 if frame.format.components[0].bits <= 8 else np.dtype("<u2")
+    for plane, value in zip(frame.planes, yuv):
+        np.frombuffer(plane, dtype=dtype)[:] = value
+    return frame
+
+
+def bt709_limited(rgb: tuple[int, int, int], bits: int = 8) -> tuple[int, int, int]:
+    """Reference BT.709 limited-range code values of an 8-bit RGB colour (textbook formulas)."""
+    r, g, b = (c / 255 for c in rgb)
+    y = 0.2126 * r + 0.7152 * g + 0.0722 * b
+    u = (b - y) / 1.8556
+    v = (r - y) / 1.5748
+    s = 1 << (bits - 8)
+    return round((16 + 219 * y) * s), round((128 + 224 * u) * s), round((128 + 224 * v) * s)
+
+
+def write_image_folder(folder: str | Path, names: Sequence[str], width: int = 32, height: int = 24, bits: int = 8) -> Path:
+    """PNG images named ``names``; image ``k`` of the *natural* order shows ``pattern_rgb(k)``.
+
+    Names must sort naturally into the intended order; the pixel content identifies the frame:
+    ``rgb[0, 0, 2] == (17 * k) % 256`` for 8-bit images.
+    """
+    from edvr_cli.video.paths import natural_sort_key
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    for k, name in enumerate(sorted(names, key=natural_sort_key)):
+        rgb = pattern_rgb(k, width, height)
+        if bits > 8:
+            frame = av.VideoFrame.from_ndarray(rgb.astype(np.uint16) * 257, format="rgb48le").reformat(format="rgb48be")
+            pix_fmt = "rgb48be"
+        else:
+            frame, pix_fmt = av.VideoFrame.from_ndarray(rgb, format="rgb24"), "rgb24"
+        codec = av.CodecContext.create("png", "w")
+        codec.width, codec.height, codec.pix_fmt = width, height, pix_fmt
+        (folder / name).write_bytes(b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)]))
+    return folder
+
+
+def truncate(path: str | Path, keep: float = 0.6) -> Path:
+    """Cut a file to ``keep`` of its size, in place."""
+    path = Path(path)
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def write_not_video(path: str | Path) -> Path:
+    """A file with a video extension that holds text."""
+    path = Path(path)
+    path.write_text("this is not a video\n" * 50)
+    return path
+
+
+def packets(path: str | Path, kind: str) -> list[tuple[int | None, bytes]]:
+    """``(pts in seconds * 1e6 rounded, payload)`` of every ``kind`` packet, in file order."""
+    out = []
+    with av.open(str(path)) as container:
+        streams = [s for s in container.streams if s.type == kind]
+        if not streams:
+            return out
+        for packet in container.demux(streams):
+            if packet.size == 0:
+                continue
+            ts = packet.pts if packet.pts is not None else packet.dts
+            out.append((None if ts is None else round(ts * packet.time_base * 1_000_000), bytes(packet)))
+    return out
+
+
+def frame_times(path: str | Path) -> list[Fraction]:
+    """Presentation time in seconds of every decoded video frame."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [f.pts * f.time_base for f in container.decode(stream)]

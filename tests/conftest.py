@@ -1,0 +1,31 @@
+"""Shared test fixtures: paths to the project's conformance fixtures."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("EDVR_SHARED", ROOT.parent / "shared"))
+FIXTURES = SHARED / "fixtures"
+GOLDEN = FIXTURES / "golden"
+
+
+def golden_cases() -> list[dict]:
+    return json.loads((GOLDEN / "cases.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def golden_dir() -> Path:
+    return GOLDEN
+
+
+@pytest.fixture(autouse=True)
+def _isolated_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own model cache, and never reaches a real hub."""
+    home = tmp_path_factory.mktemp("edvr_home")
+    monkeypatch.setenv("EDVR_HOME", str(home))
+    monkeypatch.setenv("HF_HOME", str(home / "hf"))
