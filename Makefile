@@ -1,10 +1,11 @@
-# Set-up and everyday commands. Every target creates the environment if it is missing.
+# Set-up and everyday commands. Every target creates the environment first if it is missing.
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
-STAMP  := $(VENV)/.installed
+STAMP  := $(VENV)/.installed-stamp
+DEMO   ?= demo-output
 
-.PHONY: install test demo bench fuzz train-tiny clean
+.PHONY: install test test-fast demo bench fuzz train-tiny clean
 
 install: $(STAMP)
 
@@ -15,7 +16,19 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
+
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not slow"
+
+demo: $(STAMP)
+	$(PY) -m edvr_cli.demo $(DEMO)
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+fuzz: $(STAMP)
+	EDVR_FUZZ_CASES=10000 $(PY) -m pytest -q tests/test_fuzz.py -p no:randomly
 
 clean:
-	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache
+	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache $(DEMO)

@@ -61,6 +61,7 @@ def make_clip(
     sample_aspect_ratio: Fraction | None = None,
     yuv_frames: Sequence[av.VideoFrame] | None = None,
     options: dict[str, str] | None = None,
+    container_options: dict[str, str] | None = None,
 ) -> Path:
     """Write a clip; the container follows the extension.
 
@@ -75,6 +76,7 @@ def make_clip(
         sample_aspect_ratio: pixel aspect ratio.
         yuv_frames: ready-made frames in ``pix_fmt`` (used instead of the RGB pattern).
         options: encoder options (``crf``, ``preset`` ...); default lossless-ish ``crf=12``.
+        container_options: muxer options (``{"movflags": "faststart"}`` puts the mp4 index first).
     """
     path = Path(path)
     if yuv_frames is not None:
@@ -87,7 +89,7 @@ def make_clip(
     if codec == "libx265":
         opts["x265-params"] = "log-level=error"
     opts.update(options or {})
-    with av.open(str(path), "w") as out:
+    with av.open(str(path), "w", options=container_options or {}) as out:
         video = out.add_stream(codec, rate=fps, options=opts, time_base=time_base, width=width, height=height)
         video.pix_fmt = pix_fmt
         ctx = video.codec_context

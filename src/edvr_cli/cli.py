@@ -21,42 +21,60 @@ class _Group(click.Group):
             raise
         except EDVRError as exc:
             click.echo(f"edvr: error: {exc}", err=True)
-            ctx.exit(1)
+            raise click.exceptions.Exit(1) from None
         except KeyboardInterrupt:
             click.echo("edvr: interrupted", err=True)
-            ctx.exit(130)
+            raise click.exceptions.Exit(130) from None
         except Exception as exc:  # a bug or an unforeseen failure: still one line, traceback on request
             if os.environ.get("EDVR_DEBUG"):
                 raise
             click.echo(f"edvr: error: {type(exc).__name__}: {exc} (set EDVR_DEBUG=1 for a traceback)", err=True)
-            ctx.exit(2)
+            raise click.exceptions.Exit(2) from None
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, "-V", "--version", prog_name="edvr")
-def main() -> None:
+def cli() -> None:
     """Restore videos with EDVR: 4x upscaling and deblurring that keep audio, timing and colour."""
+
+
+def main(args: list[str] | None = None) -> int:
+    """Console entry point: usage errors, like all others, end with one line on stderr."""
+    try:
+        rc = cli.main(args=args, prog_name="edvr", standalone_mode=False)
+        return rc if isinstance(rc, int) else 0
+    except click.exceptions.Exit as exc:
+        return exc.exit_code
+    except click.exceptions.Abort:
+        click.echo("edvr: interrupted", err=True)
+        return 130
+    except click.ClickException as exc:
+        hint = ""
+        if isinstance(exc, click.UsageError) and exc.ctx is not None:
+            hint = f" (see '{exc.ctx.command_path} --help')"
+        click.echo(f"edvr: error: {exc.format_message()}{hint}", err=True)
+        return exc.exit_code
 
 
 def _register() -> None:
     from .cli_restore import deblur, upscale
 
-    main.add_command(upscale)
-    main.add_command(deblur)
+    cli.add_command(upscale)
+    cli.add_command(deblur)
     try:
         from .cli_weights import weights
     except ImportError:  # pragma: no cover - during development of the zoo
         pass
     else:
-        main.add_command(weights)
+        cli.add_command(weights)
     try:
         from .cli_train import compare, eval_command, train
     except ImportError:  # pragma: no cover
         pass
     else:
-        main.add_command(train)
-        main.add_command(eval_command, name="eval")
-        main.add_command(compare)
+        cli.add_command(train)
+        cli.add_command(eval_command, name="eval")
+        cli.add_command(compare)
 
 
 _register()

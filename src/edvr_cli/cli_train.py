@@ -113,3 +113,64 @@ def train_command(data, out_dir, model_out, preset, num_feat, num_frame, deforma
 
 
 train = train_command
+
+
+# ------------------------------------------------------------------------------------------------- eval
+
+
+@click.command("eval")
+@click.option("--gt", type=click.Path(exists=True, path_type=Path), required=True,
+              help="Ground truth: a folder of images (one clip) or a folder of clip folders / videos.")
+@click.option("--pred", type=click.Path(exists=True, path_type=Path), default=None,
+              help="Restored clips to score (same layout and names as --gt).")
+@click.option("--model", "model", default=None, metavar="NAME|PATH",
+              help="Run this model (or 'bicubic' / 'bilinear') on --lq instead of reading --pred.")
+@click.option("--lq", type=click.Path(exists=True, path_type=Path), default=None, help="Low-res inputs for --model.")
+@click.option("--crop-border", type=int, default=0, show_default=True, help="Pixels ignored at each image edge.")
+@click.option("--y-channel", is_flag=True, help="Score the Y channel (BT.601, 16-235) instead of RGB.")
+@click.option("--border-frames/--no-border-frames", default=True, show_default=True,
+              help="Include the first and last window//2 frames of each clip.")
+@click.option("--window", type=int, default=5, show_default=True, help="With --pred: window length defining border frames.")
+@click.option("--padding", type=click.Choice(["reflection_circle", "reflection", "replicate", "circle"]), default=None,
+              help="Temporal padding at clip ends (default: the model's published one).")
+@click.option("--device", default="auto", show_default=True)
+@click.option("--batch", type=int, default=4, show_default=True, help="Windows per forward pass.")
+@click.option("--save", "save_dir", type=click.Path(path_type=Path), default=None, help="Also write the model's outputs here (PNG).")
+@click.option("--json", "json_out", default=None, metavar="PATH|-", help="Write the JSON report here ('-': stdout only).")
+@click.option("--quiet", "-q", is_flag=True, help="No per-clip lines.")
+def eval_command(gt, pred, model, lq, crop_border, y_channel, border_frames, window, padding, device, batch,
+                 save_dir, json_out, quiet):
+    """PSNR / SSIM (BasicSR's definitions) per clip and averaged over all frames.
+
+    Either score existing results (--pred DIR --gt DIR) or run a model (--model NAME --lq DIR --gt DIR).
+    """
+    from edvr_cli.evaluate import evaluate_dirs, evaluate_model, model_runner
+
+    if (pred is None) == (model is None):
+        raise click.UsageError("give either --pred, or --model with --lq")
+    if model is not None and lq is None:
+        raise click.UsageError("--model needs --lq (the low-res input clips)")
+    to_stdout = json_out == "-"
+
+    def on_clip(name: str, r: dict) -> None:
+        if not quiet and not to_stdout:
+            click.echo(f"{name}: PSNR {r['psnr']:.4f} dB  SSIM {r['ssim']:.4f}  ({r['frames']} frames)")
+
+    try:
+        if pred is not None:
+            result = evaluate_dirs(pred, gt, crop_border, y_channel, border_frames, window, on_clip=on_clip)
+        else:
+            runner = model_runner(model, device=device, padding=padding, batch=batch)
+            result = evaluate_model(runner, lq, gt, crop_border, y_channel, border_frames, save_dir, on_clip=on_clip)
+    except (EDVRError, ValueError) as exc:
+        _fail(exc)
+    text = json.dumps(result, indent=2)
+    if to_stdout:
+        click.echo(text)
+        return
+    if json_out:
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_out).write_text(text + "\n")
+    avg = result["average"]
+    frames = sum(c["frames"] for c in result["clips"].values())
+    click.echo(f"average: PSNR {avg['psnr']:.4f} dB  SSIM {avg['ssim']:.4f}  ({frames} frames, {len(result['clips'])} clips)")

@@ -89,7 +89,7 @@ def list_models() -> None:
         box=box.SIMPLE_HEAD,
         show_edge=False,
         pad_edge=False,
-        padding=(0, 1, 0, 0) if narrow else (0, 1),
+        padding=(0, 0) if narrow else (0, 1),  # plus the box's one-space column divider
         header_style="bold",
     )
     table.add_column("Name", no_wrap=True, min_width=max(len(r[0]) for r in rows))

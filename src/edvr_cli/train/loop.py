@@ -314,7 +314,7 @@ def train(
                 torch.nn.utils.clip_grad_norm_(model.parameters(), opts.grad_clip)
             optimizer.step()
             step += 1
-            value = float(loss)
+            value = float(loss.detach())
             if not math.isfinite(value):
                 raise RuntimeError(f"loss became {value} at step {step}: lower --lr or set --grad-clip")
             loss_avg = value if loss_avg is None else 0.95 * loss_avg + 0.05 * value

@@ -33,8 +33,8 @@ def frame_to_rgb(frame: av.VideoFrame, color: ColorInfo, reformatter: VideoRefor
     if fmt.planar_le:
         planes = [plane_array(p, fmt.bit_depth) for p in frame.planes]
         if fmt.is_rgb:  # gbrp: planes are G, B, R
-            peak = np.float32(1.0 / ((1 << fmt.bit_depth) - 1))
-            return np.stack([planes[2], planes[0], planes[1]], axis=-1).astype(np.float32) * peak
+            peak = np.float32((1 << fmt.bit_depth) - 1)
+            return np.stack([planes[2], planes[0], planes[1]], axis=-1).astype(np.float32) / peak
         if fmt.chroma == "gray":
             return yuv_to_rgb(planes[0], None, None, bits=fmt.bit_depth, matrix=color.matrix, full_range=color.full_range)
         return yuv_to_rgb(
@@ -49,10 +49,11 @@ def frame_to_rgb(frame: av.VideoFrame, color: ColorInfo, reformatter: VideoRefor
     if fmt.chroma == "gray":
         planar = reformatter.reformat(frame, format="gray" if fmt.bit_depth <= 8 else "gray16le")
         return frame_to_rgb(planar, color, reformatter)
+    # Division (not multiplication by 1/255) gives the float32 nearest to k / 255.
     if fmt.bit_depth <= 8:
-        return reformatter.reformat(frame, format="rgb24").to_ndarray().astype(np.float32) * np.float32(1 / 255)
+        return reformatter.reformat(frame, format="rgb24").to_ndarray().astype(np.float32) / np.float32(255)
     rgb48 = reformatter.reformat(frame, format="rgb48le").to_ndarray()
-    return rgb48.astype(np.float32) * np.float32(1 / 65535)
+    return rgb48.astype(np.float32) / np.float32(65535)
 
 
 def rgb_to_frame(

@@ -94,7 +94,7 @@ def open_input(path: Path) -> av.container.InputContainer:
     try:
         container = av.open(str(path), "r")
     except (av.error.FFmpegError, OSError, ValueError) as e:
-        raise InputError(f"cannot read '{path}' as a video: {_reason(e)}") from e
+        raise InputError(f"cannot read '{path}' as a video (not a video, or damaged): {_reason(e)}") from e
     if container.format.name in _NOT_FOOTAGE_FORMATS:
         container.close()
         raise InputError(f"'{path}' is not a video file (FFmpeg sees it as {container.format.name!r} text)")

@@ -19,6 +19,8 @@ from edvr_cli.video.probe import VideoInfo, open_input, probe, video_stream
 
 WarningCallback = Callable[[str], None]
 
+_FRAME_SLOT_FORMATS = frozenset({"avi"})
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -96,23 +98,37 @@ class FrameReader:
 
     def __iter__(self) -> Iterator[Frame]:
         frames = self._sequence_frames() if self.info.is_image_sequence else self._video_frames()
+        best_effort = BestEffortTimestamp()
         for decoded in frames:
-            pts = self._usable_pts(decoded.pts)
+            if self._frame_slots:
+                raw = (self.info.start_time or 0) + self._frame_step() * self.frames_read
+            else:
+                raw = best_effort(decoded.pts, decoded.dts)
+            pts = self._usable_pts(raw)
             rgb = frame_to_rgb(decoded, self.info.color, self._reformatter)
             frame = Frame(self.frames_read, rgb, pts, self.info.time_base)
             self.frames_read += 1
             yield frame
         expected = self.info.num_frames
-        if self.info.is_image_sequence or not expected or self._exact_count is False:
+        if self.info.is_image_sequence or not expected:
             return
-        if self.frames_read < expected:
-            self.warn(f"'{self.info.path.name}': decoded {self.frames_read} of {expected} frames; the file looks truncated")
+        # Exact counts (mp4 index) must match; duration-based estimates get 10 % slack.
+        short = self.frames_read < expected if self._exact_count else self.frames_read < 0.9 * expected - 1
+        if short:
+            about = "" if self._exact_count else "about "
+            self.warn(
+                f"'{self.info.path.name}': decoded {self.frames_read} frames where the container "
+                f"announces {about}{expected}; the file may be truncated"
+            )
 
     def _video_frames(self) -> Iterator[av.VideoFrame]:
         path = self.info.path
         self._container = open_input(path)
         stream = video_stream(self._container, path)
         stream.thread_type = "AUTO"
+        # AVI has no presentation times, only frame slots: decoders hand B-frame streams pts
+        # that jump back and forth, so its frames are timed by index instead.
+        self._frame_slots = self._container.format.name in _FRAME_SLOT_FORMATS and self.info.fps is not None
         # stream.frames comes from the container index (mp4); otherwise the count is an estimate.
         self._exact_count = bool(stream.frames)
         flushed = False
@@ -146,11 +162,14 @@ class FrameReader:
             decoded.pts = index
             yield decoded
 
+    def _frame_step(self) -> int:
+        """One frame duration in time-base ticks (from the average rate, 25 fps if unknown)."""
+        fps = self.info.fps or Fraction(25)
+        return max(1, round(1 / fps / self.info.time_base))
+
     def _usable_pts(self, pts: int | None) -> int:
         if pts is None:
-            fps = self.info.fps or Fraction(25)
-            step = max(1, round(1 / fps / self.info.time_base))
-            pts = 0 if self._last_pts is None else self._last_pts + step
+            pts = 0 if self._last_pts is None else self._last_pts + self._frame_step()
         if self._last_pts is not None and pts <= self._last_pts:
             if not self._warned_pts:
                 self.warn(f"'{self.info.path.name}': timestamps do not increase at frame {self.frames_read}; nudged forward")
@@ -159,7 +178,33 @@ class FrameReader:
         self._last_pts = pts
         return pts
 
-    _exact_count: bool | None = None
+    _exact_count: bool = False
+    _frame_slots: bool = False
+
+
+class BestEffortTimestamp:
+    """Choose between a frame's pts and dts the way libavcodec's ``guess_correct_pts`` does.
+
+    Containers without real presentation times (AVI with B-frames) hand decoded frames pts that
+    go backwards while their dts increase; whichever of the two has been non-increasing less
+    often so far wins.
+    """
+
+    def __init__(self) -> None:
+        self.faulty_pts = self.faulty_dts = 0
+        self._last_pts: int | None = None
+        self._last_dts: int | None = None
+
+    def __call__(self, pts: int | None, dts: int | None) -> int | None:
+        if dts is not None:
+            self.faulty_dts += self._last_dts is not None and dts <= self._last_dts
+            self._last_dts = dts
+        if pts is not None:
+            self.faulty_pts += self._last_pts is not None and pts <= self._last_pts
+            self._last_pts = pts
+        if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None):
+            return pts
+        return dts
 
 
 def read_frames(path: str | Path, info: VideoInfo | None = None) -> Iterator[Frame]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Callable, Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -34,6 +35,10 @@ RGB_SOURCE_OUTPUT_COLOR = ColorInfo(SPC_BT709, RANGE_LIMITED, PRI_BT709, TRC_BT7
 
 # Stream metadata worth carrying over (muxers regenerate the rest, e.g. handler_name, encoder).
 _KEPT_METADATA = ("language", "title")
+# Muxers that store a display matrix (rotation).
+_ROTATION_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "3gp", "3g2", "ipod", "ismv", "psp"})
+# Encoders that write the pixel aspect ratio into the bitstream (VUI), which every container keeps.
+_SAR_IN_BITSTREAM = frozenset({"libx264", "libx265", "mpeg4"})
 
 
 class _WarningSink:
@@ -100,7 +105,6 @@ class VideoWriter(_WarningSink):
         self.width, self.height = width, height
         self.frames_written = 0
         self.color = output_color(info)
-        self.time_base = info.time_base
         self._fps = info.fps
         self._last_pts: int | None = None
         self._reformatter = VideoReformatter()
@@ -109,6 +113,14 @@ class VideoWriter(_WarningSink):
             self._out = av.open(str(self.path), "w")
         except (ValueError, av.error.FFmpegError) as e:
             raise EDVRError(f"cannot write '{self.path}': unknown container for this extension ({e})") from e
+        # The source's time base keeps every pts exact. Constant-rate containers (AVI, MPEG-PS)
+        # count frames in their time base instead, so they get 1/fps and rounded times.
+        timed = av.format.Flags.variable_fps.value | av.format.Flags.no_timestamps.value
+        if self._out.format.flags & timed or info.fps is None:
+            self.time_base = info.time_base
+        else:
+            self.time_base = 1 / info.fps
+            self.warn(f"{self._out.format.name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
         try:
             self.settings = self._add_video_stream(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
             if copy_streams and not info.is_image_sequence:
@@ -147,10 +159,18 @@ class VideoWriter(_WarningSink):
         ctx.color_trc = self.color.trc
         ctx.thread_type = "AUTO"
         sar = scaled_sample_aspect_ratio(info, self.width, self.height)
+        fmt_name = self._out.format.name
         if sar is not None:
             ctx.sample_aspect_ratio = sar
+            if fmt_name in ("matroska", "webm") and settings.codec not in _SAR_IN_BITSTREAM:
+                # Matroska reads AVStream.sample_aspect_ratio, which PyAV cannot set.
+                self.warn(f"pixel aspect ratio {sar} is lost: {fmt_name} with {settings.codec} cannot carry it here")
         if info.rotation:
             stream.set_display_rotation(info.rotation)
+            if fmt_name not in _ROTATION_FORMATS:
+                self.warn(f"rotation {info.rotation} degrees is lost: {fmt_name} has no display matrix")
+        if settings.codec == "libsvtav1":
+            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
         self._stream = stream
         return settings
 
@@ -178,8 +198,10 @@ class VideoWriter(_WarningSink):
         if pts is None:
             step = 1 / (self._fps or 25) / self.time_base
             pts = 0 if self._last_pts is None else self._last_pts + max(1, round(step))
-        elif time_base is not None and time_base != self.time_base:
-            pts = round(pts * time_base / self.time_base)
+        else:
+            source_tb = time_base or self.info.time_base
+            if source_tb != self.time_base:
+                pts = round(pts * source_tb / self.time_base)
         if self._last_pts is not None and pts <= self._last_pts:
             if not getattr(self, "_warned_pts", False):
                 self.warn(f"frame {self.frames_written} has a timestamp that does not increase; shifted by 1 tick")
@@ -252,7 +274,7 @@ class _StreamCopier:
                 if stream.index not in self._map:
                     stream.discard = av.stream.Discard.all
             sources = [self._in.streams[i] for i in self._map]
-            self._packets: Iterator[av.Packet] = iter(self._in.demux(sources)) if sources else iter(())
+            self._packets: Iterator[av.Packet] = iter(self._in.demux(*sources)) if sources else iter(())
         except BaseException:
             self._in.close()
             raise
@@ -349,6 +371,7 @@ class ImageSequenceWriter(_WarningSink):
             self.warn(f"PNG frame output ignores {', '.join(unused)}")
         if ignored.get("copy_streams", True) and (info.has_audio or info.has_subtitles):
             self.warn("PNG frame output has no audio or subtitles; they are not copied")
+        self._encoders: dict[str, av.CodecContext] = {}
         self.path.mkdir(parents=True, exist_ok=True)
 
     def write(self, rgb: np.ndarray, pts: int | None = None, time_base: Fraction | None = None) -> None:
@@ -356,15 +379,18 @@ class ImageSequenceWriter(_WarningSink):
         if rgb.shape != (self.height, self.width, 3):
             raise ValueError(f"frame has shape {rgb.shape}, writer expects ({self.height}, {self.width}, 3)")
         if rgb.dtype == np.uint8:
-            frame, pix_fmt = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24"), "rgb24"
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
         elif rgb.dtype == np.uint16:
-            frame, pix_fmt = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb48le"), "rgb48be"
-            frame = frame.reformat(format="rgb48be")
+            # PNG stores 16-bit samples big-endian; from_ndarray swaps native uint16 for us.
+            frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb48be")
         else:
             raise ValueError(f"expected uint8 or uint16 RGB, got {rgb.dtype}; quantise before writing")
-        codec = av.CodecContext.create("png", "w")
-        codec.width, codec.height, codec.pix_fmt = self.width, self.height, pix_fmt
-        data = b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)])
+        codec = self._encoders.get(frame.format.name)
+        if codec is None:
+            codec = av.CodecContext.create("png", "w")
+            codec.width, codec.height, codec.pix_fmt = self.width, self.height, frame.format.name
+            self._encoders[frame.format.name] = codec
+        data = b"".join(bytes(packet) for packet in codec.encode(frame))
         (self.path / f"{self.frames_written:08d}.png").write_bytes(data)
         self.frames_written += 1
 
@@ -387,9 +413,9 @@ def open_writer(
     """:class:`VideoWriter` for a path with a video extension, :class:`ImageSequenceWriter` otherwise.
 
     ``options`` are :class:`VideoWriter`'s keyword arguments (``codec, crf, preset, pix_fmt,
-    copy_streams, on_warning``). Pass the temporary path from
-    :func:`~edvr_cli.video.atomic.atomic_output` together with ``folder=`` unset: the rule is
-    decided on the path's extension, which the temporary path keeps.
+    copy_streams, on_warning``). The choice follows
+    :func:`~edvr_cli.video.paths.is_frame_folder_output`, so the temporary path from
+    :func:`~edvr_cli.video.atomic.atomic_output` (same extension, or an existing folder) works.
     """
     if is_frame_folder_output(output_path):
         return ImageSequenceWriter(output_path, info, width, height, **options)

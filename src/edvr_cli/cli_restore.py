@@ -1,0 +1,161 @@
+"""`edvr upscale` and `edvr deblur`: restore a video, an image sequence, or a folder of videos."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.table import Table
+
+from .errors import EDVRError, InputError
+from .pipeline import (
+    DEFAULT_MODELS, BatchItem, RestoreSettings, input_kind, load_models, plan_batch, restore_video,
+)
+from .progress import echo_err, frame_progress, stderr_console
+from .restorer import PRECISIONS
+from .windows import PADDINGS
+
+
+def _tile(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int | None:
+    if value == "auto":
+        return None
+    try:
+        tile = int(value)
+    except ValueError:
+        raise click.BadParameter("must be 'auto' or a whole number of pixels (0 = whole frame)") from None
+    if tile < 0:
+        raise click.BadParameter("must not be negative")
+    return tile
+
+
+def restore_options(task: str):
+    """The options `upscale` and `deblur` share."""
+
+    def decorate(fn):
+        options = [
+            click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
+            click.argument("output_path", metavar="OUTPUT", type=click.Path(path_type=Path)),
+            click.option("--model", "-m", default=None, metavar="NAME|PATH",
+                         help=f"Registry name or checkpoint file [default: {DEFAULT_MODELS[task]}]."),
+            click.option("--stage2", default=None, metavar="NAME|PATH",
+                         help="Stage-2 model run over windows of stage-1 outputs (the paper's two-stage scheme)."),
+            click.option("--padding", type=click.Choice(PADDINGS), default=None,
+                         help="Temporal edge padding [default: the model's published mode]."),
+            click.option("--tile", default="auto", show_default=True, metavar="N|auto", callback=_tile,
+                         help="Tile edge in input pixels; 0 = whole frame."),
+            click.option("--tile-overlap", default=16, show_default=True, type=click.IntRange(0),
+                         help="Pixels shared by neighbouring tiles (input scale)."),
+            click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda|cuda:N|mps"),
+            click.option("--precision", type=click.Choice(list(PRECISIONS)), default=None,
+                         help="[default: fp16 on CUDA, fp32 on CPU]"),
+            click.option("--batch", default=1, show_default=True, type=click.IntRange(1),
+                         help="Centre frames per forward pass."),
+            click.option("--codec", default=None, help="Video encoder [default: the input's codec family, else libx264]."),
+            click.option("--crf", default=None, type=click.IntRange(0, 63), help="Constant rate factor [default: visually lossless]."),
+            click.option("--preset", default=None, help="Encoder preset (e.g. slow, medium, fast)."),
+            click.option("--pix-fmt", default=None, help="Output pixel format [default: the input's depth and chroma]."),
+            click.option("--recursive", "-r", is_flag=True, help="With a folder of videos: include subfolders."),
+            click.option("--hf-repo", default=None, envvar="EDVR_HF_REPO", help="Hugging Face mirror of the weights."),
+            click.option("--overwrite", "-y", is_flag=True, help="Replace existing outputs."),
+            click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
+        ]
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+
+    return decorate
+
+
+def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **opts) -> None:
+    """Parse-free core of both commands: one input, an image sequence, or a batch."""
+    settings = RestoreSettings(task=task, **opts)
+    kind = input_kind(input_path)
+    quiet = settings.quiet
+
+    def warn(message: str) -> None:
+        echo_err(f"edvr: warning: {message}")
+
+    if kind != "batch":
+        models = load_models(settings)
+        with frame_progress(quiet) as progress:
+            bar = progress.add_task(input_path.name, total=None)
+
+            def advance(done: int, total: int | None) -> None:
+                progress.update(bar, completed=done, total=total if total and total >= done else None)
+
+            result = restore_video(input_path, output_path, settings, models=models,
+                                   on_progress=advance, on_warning=warn)
+        if not quiet:
+            echo_err(f"edvr: wrote {result.output} ({result.frames} frames in {result.seconds:.1f} s, "
+                     f"{result.fps:.2f} fps)")
+        return
+
+    if output_path.exists() and not output_path.is_dir():
+        raise InputError(f"a folder of videos needs a folder as OUTPUT; '{output_path}' is a file")
+    pairs = plan_batch(input_path, output_path, recursive)
+    models = load_models(settings)
+    items: list[BatchItem] = []
+    with frame_progress(quiet) as progress:
+        overall = progress.add_task("files", total=len(pairs))
+        for src, dst in pairs:
+            if dst.exists() and not settings.overwrite:
+                items.append(BatchItem(src, dst, "skipped", "output exists (use --overwrite)"))
+                progress.advance(overall)
+                continue
+            bar = progress.add_task(src.name, total=None)
+
+            def advance(done: int, total: int | None, bar=bar) -> None:
+                progress.update(bar, completed=done, total=total if total and total >= done else None)
+
+            try:
+                result = restore_video(src, dst, settings, models=models, on_progress=advance,
+                                       on_warning=lambda m, name=src.name: warn(f"{name}: {m}"))
+                items.append(BatchItem(src, dst, "done", "; ".join(result.warnings), result.frames, result.seconds))
+            except EDVRError as exc:
+                items.append(BatchItem(src, dst, "failed", str(exc)))
+                echo_err(f"edvr: {src.name}: failed: {exc}")
+            except (OSError, RuntimeError, ValueError) as exc:
+                items.append(BatchItem(src, dst, "failed", f"{type(exc).__name__}: {exc}"))
+                echo_err(f"edvr: {src.name}: failed: {type(exc).__name__}: {exc}")
+            progress.remove_task(bar)
+            progress.advance(overall)
+    _summary(items, quiet)
+    failed = [i for i in items if i.status == "failed"]
+    if failed:
+        raise EDVRError(f"{len(failed)} of {len(items)} file(s) failed")
+
+
+def _summary(items: list[BatchItem], quiet: bool) -> None:
+    console = stderr_console()
+    if quiet:
+        return
+    table = Table(title="edvr batch summary")
+    for col in ("file", "status", "frames", "fps", "note"):
+        table.add_column(col)
+    style = {"done": "green", "skipped": "yellow", "failed": "red"}
+    for i in items:
+        fps = f"{i.frames / i.seconds:.2f}" if i.seconds > 0 else ""
+        table.add_row(str(i.input.name), f"[{style[i.status]}]{i.status}[/]", str(i.frames or ""), fps, i.message)
+    console.print(table)
+    counts = {s: sum(1 for i in items if i.status == s) for s in ("done", "skipped", "failed")}
+    console.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")
+
+
+@click.command()
+@restore_options("upscale")
+def upscale(input_path: Path, output_path: Path, recursive: bool, **opts) -> None:
+    """Upscale INPUT 4x with EDVR into OUTPUT (video file, PNG folder, or a folder for a batch).
+
+    INPUT is a video file, a folder of images (one sequence, natural order), or a folder of videos.
+    """
+    run_task("upscale", input_path, output_path, recursive, **opts)
+
+
+@click.command()
+@restore_options("deblur")
+def deblur(input_path: Path, output_path: Path, recursive: bool, **opts) -> None:
+    """Remove motion blur from INPUT with EDVR into OUTPUT (same size).
+
+    INPUT is a video file, a folder of images (one sequence, natural order), or a folder of videos.
+    """
+    run_task("deblur", input_path, output_path, recursive, **opts)

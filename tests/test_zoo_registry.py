@@ -1,0 +1,158 @@
+"""The registry: every published model, consistent with the official checkpoint layouts."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+
+from conftest import FIXTURES
+from edvr_cli.zoo import registry as registry_mod
+from edvr_cli.zoo.registry import ModelEntry, Registry, close_matches, default_padding, default_registry
+
+BASICSR = [
+    "EDVR_L_x4_SR_REDS",
+    "EDVR_M_x4_SR_REDS",
+    "EDVR_M_woTSA_x4_SR_REDS",
+    "EDVR_L_x4_SRblur_REDS",
+    "EDVR_L_deblur_REDS",
+    "EDVR_L_deblurcomp_REDS",
+    "EDVR_L_x4_SR_Vimeo90K",
+]
+MMAGIC = ["MMagic_EDVR_M_x4_REDS", "MMagic_EDVR_M_woTSA_x4_REDS", "MMagic_EDVR_L_x4_REDS", "MMagic_EDVR_L_woTSA_x4_REDS"]
+STAGE2 = ["EDVR_REDS_SR_Stage2", "EDVR_REDS_SRblur_Stage2", "EDVR_REDS_deblur_Stage2", "EDVR_REDS_deblurcomp_Stage2"]
+
+# manifest constructor arguments -> our (BasicSR) config names
+ORIGINAL_KEYS = {
+    "nf": "num_feat",
+    "nframes": "num_frame",
+    "groups": "deformable_groups",
+    "front_RBs": "num_extract_block",
+    "back_RBs": "num_reconstruct_block",
+    "predeblur": "with_predeblur",
+    "HR_in": "hr_in",
+    "w_TSA": "with_tsa",
+}
+MMAGIC_KEYS = {
+    "mid_channels": "num_feat",
+    "num_frames": "num_frame",
+    "deform_groups": "deformable_groups",
+    "num_blocks_extraction": "num_extract_block",
+    "num_blocks_reconstruction": "num_reconstruct_block",
+    "with_tsa": "with_tsa",
+}
+DEFAULTS = {"with_tsa": True, "with_predeblur": False, "hr_in": False}
+
+
+@pytest.fixture(scope="module")
+def reg() -> Registry:
+    return default_registry()
+
+
+@pytest.fixture(scope="module")
+def manifest() -> dict:
+    return json.loads((FIXTURES / "official_key_manifest.json").read_text())
+
+
+def test_every_published_model_is_listed(reg):
+    assert reg.names() == BASICSR + MMAGIC + STAGE2
+
+
+def test_entries_are_well_formed(reg):
+    for e in reg:
+        assert e.task in registry_mod.TASKS
+        assert e.padding == default_padding(e.task), e.name
+        assert e.scale == (4 if e.task in ("sr", "srblur") else 1), e.name
+        assert e.frames == e.config["num_frame"]
+        assert e.scale == (1 if e.config["hr_in"] else 4)
+        assert e.file and e.naming
+        if e.name in STAGE2:
+            assert e.sources == () and e.sha256 is None and e.import_only
+            assert reg.get(e.stage1) is not None and reg.stage2_for(e.stage1) is e
+        else:
+            # the file name's 8-hex suffix is the start of its SHA-256
+            assert e.sha256 == re.search(r"-([0-9a-f]{8})\.pth$", e.file).group(1)
+            assert [s.kind for s in e.sources][0] == "hf"
+    for name in MMAGIC:
+        url = reg.get(name).sources[-1].url
+        assert url == "https://download.openmmlab.com/mmediting/restorers/edvr/" + reg.get(name).file
+    for name in BASICSR:
+        assert reg.get(name).sources[-1].kind == "gdrive"
+
+
+def test_padding_follows_the_published_test_settings(reg):
+    assert reg.get("EDVR_L_x4_SR_REDS").padding == "reflection_circle"
+    assert reg.get("EDVR_L_x4_SR_Vimeo90K").padding == "reflection_circle"
+    assert reg.get("EDVR_REDS_SR_Stage2").padding == "reflection_circle"
+    for name in ("EDVR_L_x4_SRblur_REDS", "EDVR_L_deblur_REDS", "EDVR_L_deblurcomp_REDS", "EDVR_REDS_deblur_Stage2"):
+        assert reg.get(name).padding == "replicate"
+
+
+def test_published_scores(reg):
+    assert reg.get("EDVR_L_x4_SR_REDS").scores[0].short() == "REDS4 31.09"
+    vimeo = reg.get("EDVR_L_x4_SR_Vimeo90K").scores
+    assert [(s.dataset, s.channel, s.psnr) for s in vimeo] == [("Vid4", "Y", 27.35), ("Vid4", "RGB", 25.83)]
+    assert reg.get("MMagic_EDVR_L_x4_REDS").scores[0].psnr == pytest.approx(31.0467)
+
+
+def _manifest_config(section: str, kwargs: dict) -> dict:
+    table = {"basicsr": None, "original": ORIGINAL_KEYS, "mmagic": MMAGIC_KEYS}[section]
+    config = dict(DEFAULTS)
+    for k, v in kwargs.items():
+        key = table.get(k) if table else k
+        if key:
+            config[key] = v
+    return config
+
+
+def test_registry_agrees_with_the_official_key_manifest(reg, manifest):
+    checked = 0
+    for section, files in manifest.items():
+        for file_name, layout in files.items():
+            entry = reg.by_file_name(file_name)
+            if entry is None:
+                continue  # the original repository's stage-1 files: same weights as BasicSR's
+            expected = _manifest_config(section, layout["constructor_kwargs"])
+            assert entry.config == expected, file_name
+            assert entry.frames == expected["num_frame"]
+            assert entry.scale == (1 if expected["hr_in"] else 4)
+            assert entry.params == layout["n_params"]
+            assert entry.naming == section
+            checked += 1
+    assert checked == len(reg)
+
+
+def test_lookups(reg):
+    assert reg.get("edvr_l_x4_sr_reds").name == "EDVR_L_x4_SR_REDS"
+    assert "EDVR_M_x4_SR_REDS" in reg
+    assert reg.by_sha256("9f5f5039" + "0" * 56).name == "EDVR_L_x4_SR_REDS"
+    assert reg.by_sha256("0" * 64) is None
+    assert close_matches("EDVR_L_x4_SR_RED", reg.names())[0] == "EDVR_L_x4_SR_REDS"
+    assert "EDVR_L_x4_SR_Vimeo90K" in close_matches("vimeo", reg.names())
+
+
+def test_round_trip_and_validation(reg):
+    again = Registry.from_json(reg.to_json())
+    assert [e.to_dict() for e in again] == [e.to_dict() for e in reg]
+    good = reg.get("EDVR_M_x4_SR_REDS").to_dict()
+    for bad in (
+        {**good, "task": "denoise"},
+        {**good, "sha256": "xyz"},
+        {**good, "sources": [{"kind": "ftp"}]},
+        {**good, "sha256": None},  # downloadable but unverifiable
+        {**good, "bundled": "../escape.safetensors"},
+        {**good, "name": "a b"},
+    ):
+        with pytest.raises(ValueError):
+            ModelEntry.from_dict(bad)
+    with pytest.raises(ValueError, match="duplicate"):
+        Registry([reg.get("EDVR_M_x4_SR_REDS"), ModelEntry.from_dict({**good, "name": "edvr_m_x4_sr_reds"})])
+
+
+def test_a_bundled_entry_needs_no_source():
+    entry = ModelEntry.from_dict(
+        {"name": "edvr-tiny", "task": "sr", "scale": 4, "frames": 5, "bundled": "edvr-tiny.safetensors"}
+    )
+    assert entry.bundled_path() == registry_mod.weights_dir() / "edvr-tiny.safetensors"
+    assert not entry.import_only and not entry.downloadable and entry.padding == "reflection_circle"
