@@ -171,7 +171,9 @@ def bt709_limited(rgb: tuple[int, int, int], bits: int = 8) -> tuple[int, int, i
     return round((16 + 219 * y) * s), round((128 + 224 * u) * s), round((128 + 224 * v) * s)
 
 
-def write_image_folder(folder: str | Path, names: Sequence[str], width: int = 32, height: int = 24, bits: int = 8) -> Path:
+def write_image_folder(
+    folder: str | Path, names: Sequence[str], width: int = 32, height: int = 24, bits: int = 8
+) -> Path:
     """PNG images named ``names``; image ``k`` of the *natural* order shows ``pattern_rgb(k)``.
 
     Names must sort naturally into the intended order; the pixel content identifies the frame:

@@ -55,7 +55,8 @@ def assert_good(resolved, source: str) -> None:
     assert record.source == source and record.source_sha256 == SHA
     with safe_open(str(resolved.path), "pt") as f:
         assert f.metadata()["edvr_source_sha256"] == SHA
-    leftovers = [p.name for p in files_under(cache.models_dir()) if not p.name.endswith((".safetensors", ".json", ".lock"))]
+    kept = (".safetensors", ".json", ".lock")
+    leftovers = [p.name for p in files_under(cache.models_dir()) if not p.name.endswith(kept)]
     assert leftovers == []
 
 
@@ -209,7 +210,8 @@ def test_hub_repo_is_configurable(server, monkeypatch):
     cache.remove(entry.name)
     server.hub_file("env/mirror", entry.file, DATA)
     monkeypatch.setenv("EDVR_HF_REPO", "env/mirror")
-    assert_good(resolve_model(entry.name, registry=Registry([entry]), quiet=True), f"Hugging Face Hub env/mirror/{entry.file}")
+    resolved = resolve_model(entry.name, registry=Registry([entry]), quiet=True)
+    assert_good(resolved, f"Hugging Face Hub env/mirror/{entry.file}")
 
 
 def test_hub_missing_file_then_next_source(server, monkeypatch):

@@ -174,3 +174,52 @@ def eval_command(gt, pred, model, lq, crop_border, y_channel, border_frames, win
     avg = result["average"]
     frames = sum(c["frames"] for c in result["clips"].values())
     click.echo(f"average: PSNR {avg['psnr']:.4f} dB  SSIM {avg['ssim']:.4f}  ({frames} frames, {len(result['clips'])} clips)")
+
+
+# ---------------------------------------------------------------------------------------------- compare
+
+
+def _parse_crop(text: str) -> tuple[int, int, int, int]:
+    values = _parse_size_list(text, "--crop")
+    if len(values) != 4:
+        raise click.BadParameter(f"expected X,Y,W,H, got {text!r}", param_hint="--crop")
+    return tuple(values)  # type: ignore[return-value]
+
+
+@click.command("compare")
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--out", "-o", type=click.Path(path_type=Path), required=True,
+              help="Output: a .png image, or a video file with --video.")
+@click.option("--label", "-l", "labels", multiple=True, help="Label of each source, in order (default: file names).")
+@click.option("--frame", "-f", type=int, default=0, show_default=True, help="Frame to compare (0-based).")
+@click.option("--crop", "crops", multiple=True, metavar="X,Y,W,H",
+              help="Region to zoom, in the largest source's pixels; repeat for several (default: one automatic).")
+@click.option("--width", "panel_width", type=int, default=None, help="Width of each column (default: min(frame width, 480)).")
+@click.option("--video", is_flag=True, help="Write a split-screen comparison video instead of an image.")
+@click.option("--fps", type=float, default=None, help="--video: frame rate (default: the first source's, or 25).")
+@click.option("--max-frames", type=int, default=None, help="--video: stop after this many frames.")
+@click.option("--overwrite", is_flag=True, help="Replace an existing output.")
+def compare_command(sources, out, labels, frame, crops, panel_width, video, fps, max_frames, overwrite):
+    """Compare SOURCES (videos or image folders, any resolutions) side by side.
+
+    By default writes one labelled image: each source's chosen frame in full, plus zoomed crops.
+    With --video, writes a split-screen video (one vertical strip per source).
+    """
+    from edvr_cli.compare import compare_image, compare_video
+
+    if out.exists() and not overwrite:
+        raise click.ClickException(f"output '{out}' already exists; pass --overwrite to replace it")
+    if labels and len(labels) != len(sources):
+        raise click.UsageError(f"{len(labels)} --label for {len(sources)} sources")
+    try:
+        if video:
+            path, n = compare_video(sources, out, labels or None, fps=fps, max_frames=max_frames)
+            click.echo(f"wrote {path} ({n} frames)")
+        else:
+            path = compare_image(sources, out, frame, labels or None, [_parse_crop(c) for c in crops] or None, panel_width)
+            click.echo(f"wrote {path}")
+    except (EDVRError, ValueError) as exc:
+        _fail(exc)
+
+
+compare = compare_command

@@ -79,7 +79,8 @@ def list_models() -> None:
             state = "no" if entry.sources else "import"
         score = entry.scores[0].short() if entry.scores else "-"
         task = entry.task.replace("stage2-", "stage2 ") if narrow else entry.task
-        rows.append((entry.name, task, str(entry.scale), str(entry.frames), _human_params(entry.params), size, score, state))
+        params = _human_params(entry.params)
+        rows.append((entry.name, task, str(entry.scale), str(entry.frames), params, size, score, state))
     for hit in cached.values():  # imported under names of their own
         config = hit.config
         scale = "1" if config.get("hr_in") else "4"
@@ -109,7 +110,9 @@ def list_models() -> None:
 @weights.command("download")
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every downloadable published model.")
-@click.option("--hf-repo", metavar="REPO", help="Hugging Face mirror to try first (default: $EDVR_HF_REPO or edvr-cli/EDVR).")
+@click.option(
+    "--hf-repo", metavar="REPO", help="Hugging Face mirror to try first (default: $EDVR_HF_REPO or edvr-cli/EDVR)."
+)
 @click.option("--force", is_flag=True, help="Download again even if cached.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 def download(names: tuple[str, ...], all_: bool, hf_repo: str | None, force: bool, quiet: bool) -> None:
@@ -122,7 +125,8 @@ def download(names: tuple[str, ...], all_: bool, hf_repo: str | None, force: boo
     failures: list[tuple[str, EDVRError]] = []
     for name in names:
         try:
-            already = cache.get(registry.get(name).name if registry.get(name) else name) is not None
+            entry = registry.get(name)
+            already = entry is not None and cache.get(entry.name) is not None
             cached = download_model(name, hf_repo=hf_repo, quiet=quiet, force=force)
         except EDVRError as exc:
             if len(names) == 1 or (isinstance(exc, OfflineError) and "network is off" in str(exc)):
@@ -211,7 +215,8 @@ def info(target: str) -> None:
     rows = _entry_rows(entry) if entry else [("name", hit.name), ("task", "imported")]  # type: ignore[union-attr]
     if entry is not None:
         sources = describe_sources(entry)
-        rows.append(("sources", " -> ".join(sources) if sources else ("bundled" if entry.bundled else "none (import only)")))
+        none = "bundled" if entry.bundled else "none (import only)"
+        rows.append(("sources", " -> ".join(sources) if sources else none))
     if hit is not None:
         if entry is None:
             rows.append(("config", _config_line(hit.config)))

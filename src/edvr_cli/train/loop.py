@@ -327,10 +327,10 @@ def train(
             if step % opts.log_every == 0 or "val_psnr" in record:
                 log_file.write(json.dumps(record) + "\n")
                 log_file.flush()
-            if on_step is not None:
-                on_step(step, value)
             if step % opts.checkpoint_every == 0 or step == opts.steps:
                 checkpoint()
+            if on_step is not None:
+                on_step(step, value)
     finally:
         reporter.close()
         log_file.close()

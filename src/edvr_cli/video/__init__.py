@@ -37,6 +37,18 @@ Guarantees and rules:
 * Rotation (display matrix) and sample aspect ratio are carried to the output stream.
 * Image folders: natural order (``2.png`` before ``10.png``), 25 fps timing. Folder outputs get
   ``00000000.png ...``; 16-bit PNGs for uint16 frames.
+* Broken input: damaged or truncated data ends the frames early with a warning; only inputs that
+  cannot be opened at all (missing, not a video, no video stream) raise ``InputError``.
+
+Known limits (FFmpeg/PyAV 18, reported as warnings where they apply):
+
+* Matroska cannot store negative timestamps: when copied audio starts before 0 (AAC priming in
+  MP4 sources), the muxer shifts every stream by the same few ms (sync is kept).
+* Constant-rate containers (AVI, MPEG-PS) get ``1/fps`` timing; AVI input is timed by frame index.
+* Matroska/WebM with VP9, AV1 or FFV1 lose a non-square pixel aspect ratio (the muxer reads
+  ``AVStream.sample_aspect_ratio``, which PyAV cannot set); H.264/HEVC keep it in their bitstream
+  and MP4/MOV keep it for every codec. Containers without a display matrix (AVI, MPEG-TS) lose
+  rotation. Horizontal/vertical flips in a display matrix are not carried (only the rotation).
 """
 
 from __future__ import annotations

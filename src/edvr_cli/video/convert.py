@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-import numpy as np
 import av
+import numpy as np
 from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
 from edvr_cli.video.colour import SWS_COLORSPACE, ColorInfo, rgb_to_yuv, yuv_to_rgb
 from edvr_cli.video.formats import describe_pix_fmt, yuv_pix_fmt
 
-# ACCURATE_RND: swscale's 8-bit RGB -> YUV path rounds exactly with it (checked against the
-# float formulas); without it levels drift by up to 3.
+# Only for layouts numpy does not write (NV12, packed, RGB encoders): ACCURATE_RND makes
+# swscale's RGB -> YUV round like the float formulas; without it levels drift by up to 3.
 _SWS_FLAGS = Interpolation.BILINEAR | Interpolation.ACCURATE_RND
 
 
@@ -36,10 +36,8 @@ def frame_to_rgb(frame: av.VideoFrame, color: ColorInfo, reformatter: VideoRefor
             peak = np.float32((1 << fmt.bit_depth) - 1)
             return np.stack([planes[2], planes[0], planes[1]], axis=-1).astype(np.float32) / peak
         if fmt.chroma == "gray":
-            return yuv_to_rgb(planes[0], None, None, bits=fmt.bit_depth, matrix=color.matrix, full_range=color.full_range)
-        return yuv_to_rgb(
-            planes[0], planes[1], planes[2], bits=fmt.bit_depth, matrix=color.matrix, full_range=color.full_range
-        )
+            planes = [planes[0], None, None]
+        return yuv_to_rgb(*planes[:3], bits=fmt.bit_depth, matrix=color.matrix, full_range=color.full_range)
     reformatter = reformatter or VideoReformatter()
     if fmt.is_yuv:
         chroma = fmt.chroma if fmt.chroma in ("420", "422", "444", "440") else "444"
@@ -64,9 +62,10 @@ def rgb_to_frame(
 ) -> av.VideoFrame:
     """Encoder-ready frame in ``pix_fmt`` from RGB ``uint8`` or ``uint16`` ``(H, W, 3)``.
 
-    ``uint16`` input, or output deeper than 8 bits, uses the exact numpy formulas; 8-bit to
-    8-bit uses swscale (exact to rounding with ``ACCURATE_RND``, and 5x faster at 4K).
-    The frame is tagged with ``color``'s matrix and range.
+    Planar YUV outputs use the numpy formulas of :mod:`edvr_cli.video.colour`, whose chroma
+    siting matches the decoder side (swscale assumes another siting for untagged frames, which
+    would move chroma by a quarter sample on every round trip). Other layouts go through
+    swscale. The frame is tagged with ``color``'s matrix and range.
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an (H, W, 3) RGB array, got shape {rgb.shape}")
@@ -74,10 +73,9 @@ def rgb_to_frame(
         raise ValueError(f"expected uint8 or uint16 RGB, got {rgb.dtype}; quantise before writing")
     out = describe_pix_fmt(pix_fmt)
     rgb = np.ascontiguousarray(rgb)
-    if out.is_yuv and out.planar_le and (rgb.dtype == np.uint16 or out.bit_depth > 8):
-        peak = 255.0 if rgb.dtype == np.uint8 else 65535.0
+    if out.is_yuv and out.planar_le:
         planes = rgb_to_yuv(
-            rgb.astype(np.float32) * np.float32(1.0 / peak),
+            rgb,
             bits=out.bit_depth,
             matrix=color.matrix,
             full_range=color.full_range,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import io
+from collections.abc import Container
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -75,6 +76,39 @@ def encoder_exists(name: str) -> bool:
         return False
 
 
+class MuxerCodecs(Container[str]):
+    """The codecs a muxer can hold, for ``choose_encoder(container_codecs=...)`` and stream copy.
+
+    FFmpeg's answer where the muxer keeps a codec table (MP4, Matroska, WebM, AVI ...). Muxers
+    without one (MPEG-TS, MPEG-PS, NUT) answer "unknown"; for them only the codecs in
+    :attr:`UNTABLED_SAFE` are assumed (H.264/HEVC video, the usual broadcast audio).
+    """
+
+    UNTABLED_SAFE = frozenset({"libx264", "libx265", "h264", "hevc", "aac", "mp3", "mp2", "ac3", "eac3", "opus"})
+
+    def __init__(self, format_name: str) -> None:
+        self.format_name = format_name
+        with av.open(io.BytesIO(), "w", format=format_name) as out:
+            self._listed = out.supported_codecs
+
+    def listed(self, codec: str) -> bool | None:
+        """True/False where FFmpeg's table decides, ``None`` where the muxer has no table."""
+        if codec in self._listed:
+            return True
+        try:  # add_stream refuses only codecs the muxer's table rules out
+            with av.open(io.BytesIO(), "w", format=self.format_name) as out:
+                out.add_mux_stream(codec)
+        except ValueError:
+            return False
+        return None
+
+    def __contains__(self, codec: object) -> bool:
+        if not isinstance(codec, str):
+            return False
+        verdict = self.listed(codec)
+        return verdict if verdict is not None else codec in self.UNTABLED_SAFE
+
+
 def resolve_codec_name(name: str) -> tuple[str, ...]:
     """Encoders a user-facing name may mean (``'hevc' -> ('libx265',)``); raw encoder names pass through."""
     return ENCODER_ALIASES.get(name.lower(), (name,))
@@ -87,7 +121,7 @@ def choose_encoder(
     chroma: str,
     width: int,
     height: int,
-    container_codecs: Collection[str],
+    container_codecs: Container[str],
     container_name: str,
     codec: str | None = None,
     crf: int | None = None,
@@ -113,7 +147,9 @@ def choose_encoder(
             raise EDVRError(f"no encoder for codec {codec!r} in this FFmpeg build; try h264, hevc, vp9, av1 or ffv1")
         fitting = [c for c in candidates if c in container_codecs]
         if not fitting:
-            raise EDVRError(f"the {container_name} container cannot hold {codec!r} video; pick another extension or codec")
+            raise EDVRError(
+                f"the {container_name} container cannot hold {codec!r} video; pick another extension or codec"
+            )
         name = fitting[0]
     else:
         preferred = [c for c in ENCODER_ALIASES.get(source_codec, ()) if encoder_exists(c)]

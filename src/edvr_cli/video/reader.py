@@ -137,7 +137,9 @@ class FrameReader:
                 flushed = packet.size == 0  # the demuxer's end-of-stream packet flushes the decoder
                 yield from stream.decode(packet)
         except (av.error.FFmpegError, ValueError) as e:
-            self.warn(f"'{path.name}': damaged data ends decoding early ({_first_line(e)}); keeping the frames before it")
+            self.warn(
+                f"'{path.name}': damaged data ends decoding early ({_first_line(e)}); keeping the frames before it"
+            )
         if not flushed:  # after an error, still take the frames the decoder holds
             try:
                 yield from stream.decode(None)
@@ -172,7 +174,9 @@ class FrameReader:
             pts = 0 if self._last_pts is None else self._last_pts + self._frame_step()
         if self._last_pts is not None and pts <= self._last_pts:
             if not self._warned_pts:
-                self.warn(f"'{self.info.path.name}': timestamps do not increase at frame {self.frames_read}; nudged forward")
+                self.warn(
+                    f"'{self.info.path.name}': timestamps do not increase at frame {self.frames_read}; nudged forward"
+                )
                 self._warned_pts = True
             pts = self._last_pts + 1
         self._last_pts = pts

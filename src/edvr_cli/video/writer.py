@@ -24,7 +24,7 @@ from edvr_cli.video.colour import (
     ColorInfo,
 )
 from edvr_cli.video.convert import rgb_to_frame
-from edvr_cli.video.encoder import EncoderSettings, choose_encoder
+from edvr_cli.video.encoder import EncoderSettings, MuxerCodecs, choose_encoder
 from edvr_cli.video.paths import is_frame_folder_output
 from edvr_cli.video.probe import VideoInfo
 
@@ -107,6 +107,7 @@ class VideoWriter(_WarningSink):
         self.color = output_color(info)
         self._fps = info.fps
         self._last_pts: int | None = None
+        self._warned_pts = False
         self._reformatter = VideoReformatter()
         self._copier: _StreamCopier | None = None
         try:
@@ -120,12 +121,23 @@ class VideoWriter(_WarningSink):
             self.time_base = info.time_base
         else:
             self.time_base = 1 / info.fps
-            self.warn(f"{self._out.format.name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
+            self.warn(
+                f"{self._out.format.name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s"
+            )
         try:
             self.settings = self._add_video_stream(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
             if copy_streams and not info.is_image_sequence:
                 self._copier = _StreamCopier(info, self._out, self.warn)
+            try:  # write the header now, so a container that refuses the streams fails early
+                self._out.start_encoding()
+            except (av.error.FFmpegError, ValueError) as e:
+                raise EDVRError(
+                    f"cannot write '{self.path.name}': the {self._out.format.name} container refuses "
+                    f"{self.settings.codec} video ({e}); pick another extension or codec"
+                ) from e
         except BaseException:
+            if self._copier is not None:
+                self._copier.close()
             self._out.close()
             raise
 
@@ -137,7 +149,7 @@ class VideoWriter(_WarningSink):
             chroma=info.chroma,
             width=self.width,
             height=self.height,
-            container_codecs=self._out.supported_codecs,
+            container_codecs=MuxerCodecs(self._out.format.name),
             container_name=self._out.format.name,
             **overrides,
         )
@@ -203,7 +215,7 @@ class VideoWriter(_WarningSink):
             if source_tb != self.time_base:
                 pts = round(pts * source_tb / self.time_base)
         if self._last_pts is not None and pts <= self._last_pts:
-            if not getattr(self, "_warned_pts", False):
+            if not self._warned_pts:
                 self.warn(f"frame {self.frames_written} has a timestamp that does not increase; shifted by 1 tick")
                 self._warned_pts = True
             pts = self._last_pts + 1
@@ -295,7 +307,7 @@ class _StreamCopier:
             return None
         reason = _cannot_mux(out.format.name, stream)
         if reason:
-            self._warn(f"skipped {label}: {out.format.name} cannot hold it ({reason})")
+            self._warn(f"skipped {label}: {reason}")
             return None
         target = out.add_stream_from_template(stream)
         for key in _KEPT_METADATA:
@@ -341,15 +353,20 @@ def _codec_name(stream: av.stream.Stream) -> str:
 def _cannot_mux(format_name: str, stream: av.stream.Stream) -> str | None:
     """Why ``format_name`` cannot hold a copy of ``stream`` (``None`` when it can).
 
-    Asks FFmpeg twice: the muxer's codec table (``avformat_query_codec``), then a dry run that
-    writes a header into memory, which catches codecs a muxer lists but still refuses.
+    Asks :class:`MuxerCodecs` (the muxer's codec table), then makes a dry run that writes a
+    header into memory, which catches codecs a muxer lists but still refuses.
     """
+    codec = _codec_name(stream)
+    if codec not in MuxerCodecs(format_name):
+        return f"{format_name} does not take {codec}"
     try:
         with av.open(io.BytesIO(), "w", format=format_name) as probe_out:
             probe_out.add_stream_from_template(stream)
             probe_out.start_encoding()
-    except (ValueError, av.error.FFmpegError) as e:
-        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    except av.error.FFmpegError:
+        return f"the {format_name} muxer refuses {codec}"
+    except ValueError as e:
+        return str(e).splitlines()[0]
     return None
 
 
@@ -360,7 +377,16 @@ class ImageSequenceWriter(_WarningSink):
     Timestamps are accepted for interface parity and ignored (a folder has no timing).
     """
 
-    def __init__(self, folder: str | Path, info: VideoInfo, width: int, height: int, *, on_warning: WarningCallback | None = None, **ignored) -> None:
+    def __init__(
+        self,
+        folder: str | Path,
+        info: VideoInfo,
+        width: int,
+        height: int,
+        *,
+        on_warning: WarningCallback | None = None,
+        **ignored,
+    ) -> None:
         super().__init__(on_warning)
         self.path = Path(folder)
         self.info = info

@@ -639,9 +639,11 @@ def download_entry(
     """Fetch ``entry`` from its sources in order and hand the verified file to ``install``.
 
     ``target`` is where the downloaded file goes (its ``.incomplete`` partial file beside it); ``lock``
-    (default ``<target>.lock``) is held while fetching and installing. Under the lock, ``installed()`` is asked first: a non-None answer (another process finished
-    meanwhile) is returned as is. Raises ``OfflineError`` (offline, or no source reachable),
-    ``ChecksumError`` (a source served a wrong file) or ``DownloadError``.
+    (default ``<target>.lock``) is held while fetching and installing. Each source is connected before
+    the lock is taken, so an unreachable network writes nothing. Under the lock, ``installed()`` is asked
+    first: a non-None answer (another process finished meanwhile) is returned as is. Raises
+    ``OfflineError`` (offline, or no source reachable), ``ChecksumError`` (a source served a wrong file)
+    or ``DownloadError``.
     """
     if not entry.sources:
         raise DownloadError(f"{entry.name} has no download source; {offline_hint(entry, hf_repo)}")

@@ -11,7 +11,7 @@ from filelock import FileLock
 
 from ..errors import DownloadError, EDVRError, ModelNotFoundError
 from . import cache
-from .download import Fetched, download_entry, offline_hint, sha256_file, source_label
+from .download import Fetched, download_entry, sha256_file, source_label
 from .registry import NAME_PATTERN, ModelEntry, Registry, close_matches, default_registry
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
@@ -239,7 +239,8 @@ def inspect_file(path: str | os.PathLike, *, registry: Registry | None = None) -
     params = sum(t.numel() for t in canonical.values())
     digest = sha256_file(path)
     cfg = config.to_dict()
-    return FileInfo(path, digest, recognise(path, digest, cfg, _registry(registry)), naming, cfg, params, read_metadata(path))
+    entry = recognise(path, digest, cfg, _registry(registry))
+    return FileInfo(path, digest, entry, naming, cfg, params, read_metadata(path))
 
 
 @dataclass(frozen=True)
@@ -318,7 +319,6 @@ __all__ = [
     "import_model",
     "inspect_file",
     "model_path",
-    "offline_hint",
     "recognise",
     "remove_model",
     "resolve_model",

@@ -1,0 +1,166 @@
+"""Importing checkpoint files by hand, recognising published ones, resolving names and paths."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+from safetensors import safe_open
+
+from conftest import GOLDEN
+from edvr_cli import load_model, save_model
+from edvr_cli.errors import DownloadError, EDVRCheckpointError, EDVRError, ModelNotFoundError
+from edvr_cli.zoo import Registry, cache, import_model, model_path, remove_model, resolve_model
+from edvr_cli.zoo import registry as registry_mod
+from edvr_cli.zoo.models import download_model, inspect_file
+from edvr_cli.zoo.registry import ModelEntry, default_registry
+from fakeservers import closed_port_url, sha256_hex, tiny_entry
+
+GOLDEN_FILES = sorted(p.name for p in GOLDEN.glob("*.pth"))
+
+
+@pytest.fixture(autouse=True)
+def _offline(monkeypatch):
+    """Nothing here needs the network: make sure nothing tries."""
+    monkeypatch.setenv("EDVR_OFFLINE", "1")
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+
+
+@pytest.mark.parametrize("file_name", GOLDEN_FILES)
+def test_import_every_golden_checkpoint(file_name):
+    src = GOLDEN / file_name
+    result = import_model(src, name=f"my-{src.stem}")
+    assert result.entry is None and not result.already
+    cached = result.cached
+    assert cached.path == cache.model_file(f"my-{src.stem}")
+    assert cached.source_file == file_name and cached.source_sha256 == sha256_hex(src.read_bytes())
+    reference, model = load_model(src), load_model(cached.path)
+    assert model.config == reference.config
+    canonical = model.state_dict()
+    for key, tensor in reference.state_dict().items():
+        assert (canonical[key] == tensor).all(), key
+    with safe_open(str(cached.path), "pt") as f:
+        meta = f.metadata()
+    assert meta["edvr_source_file"] == file_name and meta["edvr_naming"] == cached.record["naming"]
+    resolved = resolve_model(f"my-{src.stem}")
+    assert resolved.origin == "cache" and resolved.path == cached.path and resolved.entry is None
+
+
+def test_import_a_safetensors_file(tmp_path):
+    exported = save_model(load_model(GOLDEN / "original_deblur_hrin.pth"), tmp_path / "mine.safetensors")
+    result = import_model(exported, name="mine")
+    assert load_model(result.cached.path).config.hr_in
+    assert result.cached.source_sha256 == sha256_hex(exported.read_bytes())
+
+
+def test_a_published_file_is_filed_under_its_registry_name(tmp_path):
+    entry = tiny_entry([{"kind": "url", "url": closed_port_url() + "/never.pth"}])
+    reg = Registry([entry])
+    copy = tmp_path / "downloaded-somewhere.pth"
+    shutil.copy(GOLDEN / "basicsr_sr_tsa.pth", copy)
+    result = import_model(copy, registry=reg)
+    assert result.entry is entry and result.cached.name == entry.name
+    resolved = resolve_model(entry.name, registry=reg)  # no network needed any more
+    assert resolved.origin == "cache" and resolved.entry is entry and resolved.padding == "reflection_circle"
+    assert import_model(copy, registry=reg).already
+    assert import_model(copy, name="ignored", registry=reg).cached.name == entry.name
+
+
+def test_stage2_files_are_recognised_by_name_when_no_hash_is_published(tmp_path):
+    entry = ModelEntry.from_dict(
+        {
+            "name": "Tiny_Stage2",
+            "task": "stage2-sr",
+            "scale": 1,
+            "frames": 5,
+            "config": {"num_feat": 16, "num_reconstruct_block": 2, "hr_in": True, "with_predeblur": False},
+            "file": "Tiny_Stage2.pth",
+            "naming": "original",
+        }
+    )
+    copy = tmp_path / "Tiny_Stage2.pth"
+    shutil.copy(GOLDEN / "original_stage2_hrin.pth", copy)
+    result = import_model(copy, registry=Registry([entry]))
+    assert result.entry is entry and result.cached.name == "Tiny_Stage2"
+    assert resolve_model("Tiny_Stage2", registry=Registry([entry])).entry is entry
+    # the real EDVR_REDS_SR_Stage2 has 128 features: a same-named small file is not it
+    fake = tmp_path / "EDVR_REDS_SR_Stage2.pth"
+    shutil.copy(GOLDEN / "original_stage2_hrin.pth", fake)
+    with pytest.raises(ModelNotFoundError, match="--name"):
+        import_model(fake)
+
+
+def test_import_only_models_say_how_to_import():
+    with pytest.raises(ModelNotFoundError, match="edvr weights import EDVR_REDS_SR_Stage2.pth"):
+        resolve_model("EDVR_REDS_SR_Stage2")
+
+
+def test_import_errors(tmp_path):
+    with pytest.raises(ModelNotFoundError, match="not a published checkpoint.*--name"):
+        import_model(GOLDEN / "basicsr_sr_tsa.pth")
+    with pytest.raises(EDVRError, match="published model EDVR_L_x4_SR_REDS"):
+        import_model(GOLDEN / "basicsr_sr_tsa.pth", name="edvr_l_x4_sr_reds")
+    with pytest.raises(EDVRError, match="bad model name"):
+        import_model(GOLDEN / "basicsr_sr_tsa.pth", name="../evil")
+    with pytest.raises(ModelNotFoundError, match="no such checkpoint file"):
+        import_model(tmp_path / "missing.pth", name="x")
+    junk = tmp_path / "junk.pth"
+    junk.write_bytes(b"\x00not a checkpoint" * 100)
+    with pytest.raises(EDVRCheckpointError):
+        import_model(junk, name="junk")
+    assert cache.list_models() == []
+    import_model(GOLDEN / "basicsr_sr_tsa.pth", name="mine")
+    with pytest.raises(EDVRError, match="--force"):
+        import_model(GOLDEN / "basicsr_sr_notsa.pth", name="mine")
+    replaced = import_model(GOLDEN / "basicsr_sr_notsa.pth", name="mine", force=True)
+    assert not load_model(replaced.cached.path).config.with_tsa
+
+
+def test_resolve_paths_and_unknown_names(tmp_path):
+    src = GOLDEN / "basicsr_sr_tsa.pth"
+    resolved = resolve_model(str(src))
+    assert resolved.path == src and resolved.origin == "file" and resolved.entry is None
+    with pytest.raises(ModelNotFoundError, match="Did you mean EDVR_L_x4_SR_REDS"):
+        resolve_model("EDVR_L_x4_SR_RED")
+    with pytest.raises(ModelNotFoundError, match="no such checkpoint file"):
+        resolve_model(str(tmp_path / "nothing.pth"))
+    with pytest.raises(ModelNotFoundError, match="folder"):
+        resolve_model(str(tmp_path) + "/")
+    import_model(src, name="Mine")
+    assert resolve_model("mine").name == "Mine"
+
+
+def test_path_and_remove():
+    with pytest.raises(ModelNotFoundError, match="edvr weights download EDVR_M_x4_SR_REDS"):
+        model_path("EDVR_M_x4_SR_REDS")
+    import_model(GOLDEN / "basicsr_sr_tsa.pth", name="mine")
+    assert model_path("mine") == cache.model_file("mine")
+    removed = remove_model("mine")
+    assert sorted(p.name for p in removed) == ["mine.json", "mine.safetensors"]
+    with pytest.raises(ModelNotFoundError):
+        remove_model("mine")
+    with pytest.raises(ModelNotFoundError, match="not in the cache"):
+        remove_model("EDVR_M_x4_SR_REDS")
+
+
+def test_inspect_file_recognises_nothing_published_in_fixtures():
+    info = inspect_file(GOLDEN / "mmagic_sr_tsa.pth")
+    assert info.naming == "mmagic" and info.entry is None and info.config["num_feat"] == 16
+    assert info.sha256 == sha256_hex((GOLDEN / "mmagic_sr_tsa.pth").read_bytes())
+
+
+def test_a_bundled_model_needs_no_download(tmp_path, monkeypatch):
+    monkeypatch.setattr(registry_mod, "weights_dir", lambda: tmp_path)
+    save_model(load_model(GOLDEN / "basicsr_sr_tsa.pth"), tmp_path / "edvr-tiny.safetensors")
+    entry = ModelEntry.from_dict(
+        {"name": "edvr-tiny", "task": "sr", "scale": 4, "frames": 5, "bundled": "edvr-tiny.safetensors"}
+    )
+    reg = default_registry().replace(entry)
+    resolved = resolve_model("edvr-tiny", registry=reg)
+    assert resolved.origin == "bundled" and resolved.path == tmp_path / "edvr-tiny.safetensors"
+    assert model_path("edvr-tiny", registry=reg) == resolved.path
+    with pytest.raises(DownloadError, match="ships with edvr-cli"):
+        download_model("edvr-tiny", registry=reg)
+    with pytest.raises(EDVRError, match="cannot be removed"):
+        remove_model("edvr-tiny", registry=reg)
+    assert cache.list_models() == []
