@@ -62,6 +62,7 @@ def make_clip(
     yuv_frames: Sequence[av.VideoFrame] | None = None,
     options: dict[str, str] | None = None,
     container_options: dict[str, str] | None = None,
+    attachments: dict[str, bytes] | None = None,
 ) -> Path:
     """Write a clip; the container follows the extension.
 
@@ -77,6 +78,7 @@ def make_clip(
         yuv_frames: ready-made frames in ``pix_fmt`` (used instead of the RGB pattern).
         options: encoder options (``crf``, ``preset`` ...); default lossless-ish ``crf=12``.
         container_options: muxer options (``{"movflags": "faststart"}`` puts the mp4 index first).
+        attachments: ``{file name: bytes}`` attached files (fonts), Matroska only.
     """
     path = Path(path)
     if yuv_frames is not None:
@@ -105,6 +107,8 @@ def make_clip(
             ctx.sample_aspect_ratio = sample_aspect_ratio
         if rotation:
             video.set_display_rotation(rotation)
+        for name, data in (attachments or {}).items():
+            out.add_attachment(name, "application/octet-stream", data)
         audio_stream = out.add_stream("aac", rate=AUDIO_RATE, layout="mono") if audio else None
         sub_stream = None
         if subtitles:

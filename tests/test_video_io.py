@@ -48,6 +48,7 @@ from edvr_cli.video.colour import (
     rgb_to_yuv,
     yuv_to_rgb,
 )
+from edvr_cli.video.encoder import MuxerCodecs
 from edvr_cli.video.formats import choose_pix_fmt, describe_pix_fmt, encoder_pix_fmts
 from edvr_cli.video.reader import BestEffortTimestamp
 
@@ -169,6 +170,13 @@ def test_encoder_choice_follows_source_and_container():
         choose_encoder(source_codec="h264", container_codecs=mp4, codec="nonexistent-codec", **base)
 
 
+def test_muxer_codecs_use_ffmpeg_tables_and_a_safe_set_for_untabled_muxers():
+    assert "libx264" in MuxerCodecs("mp4") and "srt" not in MuxerCodecs("mp4")
+    assert "libvpx-vp9" in MuxerCodecs("webm") and "libx264" not in MuxerCodecs("webm")
+    ts = MuxerCodecs("mpegts")  # no codec table in FFmpeg
+    assert "libx264" in ts and "aac" in ts and "flac" not in ts
+
+
 def test_best_effort_timestamp_prefers_the_increasing_series():
     guess = BestEffortTimestamp()
     # AVI-like: pts jump around (B-frames), dts increase.
@@ -272,6 +280,14 @@ def test_subtitles_copied_to_mkv_and_reported_when_mp4_cannot_hold_them(tmp_path
     assert seen == writer.warnings and len(seen) == 1 and "subtitle" in seen[0]
     assert packets(tmp_path / "out.mp4", "subtitle") == []
     assert packets(tmp_path / "out.mp4", "audio") == packets(src, "audio")
+
+
+def test_mkv_attachments_are_kept(tmp_path):
+    src = make_clip(tmp_path / "fonts.mkv", frames=3, attachments={"font.ttf": b"FONT" * 8})
+    transcode(src, tmp_path / "out.mkv")
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        [attachment] = [s for s in container.streams if s.type == "attachment"]
+        assert (attachment.name, attachment.data) == ("font.ttf", b"FONT" * 8)
 
 
 def test_copy_streams_false_writes_video_only(tmp_path):

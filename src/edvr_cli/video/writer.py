@@ -275,6 +275,7 @@ class _StreamCopier:
         self._map: dict[int, av.stream.Stream] = {}
         self._pending: av.Packet | None = None
         self._failed = False
+        self._dropping: set[int] = set()
         try:
             for stream in self._in.streams:
                 if stream.index == info.stream_index:
@@ -338,8 +339,14 @@ class _StreamCopier:
             if limit is not None and ts is not None and ts * packet.time_base > limit:
                 self._pending = packet
                 return
-            packet.stream = self._map[packet.stream_index]
-            self._out.mux(packet)
+            packet.stream = target = self._map[packet.stream_index]
+            try:
+                self._out.mux(packet)
+            except (av.error.FFmpegError, ValueError) as e:  # e.g. timestamps going backwards
+                if target.index not in self._dropping:
+                    self._dropping.add(target.index)
+                    at = f"{float(ts * packet.time_base):.3f} s" if ts is not None else "an unknown time"
+                    self._warn(f"dropped {target.type} packets the muxer refuses (first at {at}): {e}")
 
     def close(self) -> None:
         self._in.close()
