@@ -112,7 +112,8 @@ def test_untagged_matrix_rule():
     sd = resolve_color(pix_fmt="yuv420p", codec_name="h264", width=720, height=480, **common)
     jpeg = resolve_color(pix_fmt="yuvj420p", codec_name="mjpeg", width=1920, height=1080, **common)
     assert (hd.matrix, hd.range, hd.matrix_tagged) == (SPC_BT709, RANGE_LIMITED, False)
-    assert (sd.matrix, sd.range) == (SPC_SMPTE170M, RANGE_LIMITED)
+    assert (sd.matrix, sd.range, sd.primaries, sd.trc) == (SPC_SMPTE170M, RANGE_LIMITED, 6, 6)
+    assert (hd.primaries, hd.trc) == (1, 1)
     assert (jpeg.matrix, jpeg.range) == (SPC_SMPTE170M, RANGE_FULL)
     tagged = resolve_color(pix_fmt="yuv420p", codec_name="h264", width=720, height=480,
                            primaries=1, trc=1, is_rgb=False, matrix=1, color_range=1)  # fmt: skip
@@ -228,7 +229,7 @@ def test_mp4_round_trip_keeps_frames_timing_and_tags(tmp_path):
     assert frame_times(tmp_path / "out.mp4") == frame_times(src)
     out = probe(tmp_path / "out.mp4")
     assert (out.width, out.height, out.num_frames) == (128, 96, 12)
-    assert stream_tags(tmp_path / "out.mp4")[:2] == (SPC_SMPTE170M, RANGE_LIMITED)
+    assert stream_tags(tmp_path / "out.mp4") == (SPC_SMPTE170M, RANGE_LIMITED, 6, 6)  # untagged SD: BT.601 rule
 
 
 def test_variable_frame_rate_survives(tmp_path):

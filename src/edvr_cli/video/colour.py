@@ -11,6 +11,10 @@ Rule for streams without a matrix tag (the same heuristic as mpv, VLC and browse
 Rule for streams without a range tag: full range for ``yuvj*`` pixel formats and JPEG-family
 codecs, limited (TV) range otherwise. RGB and grey formats need no matrix.
 
+Rule for untagged primaries / transfer of YUV streams: those that go with the matrix (BT.709 for
+BT.709; SMPTE 170M, or BT.470BG for 576-line PAL, for BT.601). Tagging them on the 4x larger
+output keeps players from guessing HD primaries for what was SD footage.
+
 The output is always tagged with the matrix and range that were used, so a player that honours
 tags shows exactly what we computed, whatever its own rule for untagged files.
 
@@ -39,6 +43,7 @@ RANGE_UNSPECIFIED, RANGE_LIMITED, RANGE_FULL = 0, 1, 2
 # AVColorPrimaries / AVColorTransferCharacteristic: 2 means unspecified for both.
 PRI_UNSPECIFIED = TRC_UNSPECIFIED = 2
 PRI_BT709 = TRC_BT709 = 1
+PRI_BT470BG, PRI_SMPTE170M, TRC_SMPTE170M = 5, 6, 6
 
 #: (Kr, Kb) luma coefficients per AVColorSpace code. BT.2020 CL is approximated by NCL.
 LUMA_COEFFS: dict[int, tuple[float, float]] = {
@@ -85,8 +90,8 @@ class ColorInfo:
         matrix: AVColorSpace code used for YUV <-> RGB (never unspecified for YUV streams;
             ``SPC_RGB`` for RGB/grey sources).
         range: AVColorRange code, ``RANGE_LIMITED`` or ``RANGE_FULL``.
-        primaries: AVColorPrimaries code as tagged (2 = unspecified, left untagged on output).
-        trc: AVColorTransferCharacteristic code as tagged (2 = unspecified).
+        primaries: AVColorPrimaries code (tagged, or resolved by the rule above; 2 = unspecified).
+        trc: AVColorTransferCharacteristic code (likewise).
         matrix_tagged: whether ``matrix`` came from the stream rather than the rule.
         range_tagged: whether ``range`` came from the stream rather than the rule.
     """
@@ -130,6 +135,15 @@ def resolve_color(
     if not range_tagged:
         jpeg_like = pix_fmt.startswith("yuvj") or codec_name in _STILL_IMAGE_CODECS
         color_range = RANGE_FULL if jpeg_like else RANGE_LIMITED
+    if matrix == SPC_BT709:
+        implied_primaries = implied_trc = PRI_BT709
+    elif matrix in (SPC_BT470BG, SPC_SMPTE170M):
+        implied_primaries = PRI_BT470BG if height == 576 else PRI_SMPTE170M
+        implied_trc = TRC_SMPTE170M
+    else:
+        implied_primaries, implied_trc = PRI_UNSPECIFIED, TRC_UNSPECIFIED
+    primaries = primaries if primaries not in (PRI_UNSPECIFIED, 0, None) else implied_primaries
+    trc = trc if trc not in (TRC_UNSPECIFIED, 0, None) else implied_trc
     return ColorInfo(matrix, color_range, primaries, trc, matrix_tagged, range_tagged)
 
 

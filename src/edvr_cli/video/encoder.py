@@ -169,9 +169,9 @@ def choose_encoder(
         odd = width % 2 == 1 or height % 2 == 1
         chosen_fmt = choose_pix_fmt(supported, bit_depth, chroma, odd_size=odd)
         got = describe_pix_fmt(chosen_fmt)
-        if got.bit_depth < bit_depth:
+        if got.bit_depth < min(bit_depth, 10):  # 16-bit PNGs becoming 10-bit video is expected
             warnings.append(f"{name} cannot encode {bit_depth}-bit video; writing {got.bit_depth}-bit {chosen_fmt}")
-        if odd and chroma in ("420", "422") and got.chroma == "444":
+        if odd and chroma != "444" and got.chroma == "444":
             warnings.append(f"odd frame size {width}x{height}: writing {chosen_fmt} (4:2:0 needs even sizes)")
 
     options = dict(_BASE_OPTIONS.get(name, {}))

@@ -97,6 +97,8 @@ class FrameReader:
             self._on_warning(message)
 
     def __iter__(self) -> Iterator[Frame]:
+        self.close()  # iterating again starts from the first frame
+        self.frames_read, self._last_pts = 0, None
         frames = self._sequence_frames() if self.info.is_image_sequence else self._video_frames()
         best_effort = BestEffortTimestamp()
         for decoded in frames:
