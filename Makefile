@@ -27,6 +27,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py
 
+train-tiny: $(STAMP)
+	$(PY) scripts/train_tiny.py --out out/train-tiny --model-out src/edvr_cli/weights/edvr-tiny.safetensors
+
 fuzz: $(STAMP)
 	EDVR_FUZZ_CASES=10000 $(PY) -m pytest -q tests/test_fuzz.py -p no:randomly
 

@@ -18,8 +18,9 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+
+from edvr_cli.demo import HELDOUT_FRAMES, HELDOUT_PHOTOS, HELDOUT_SIZE, heldout_clip, load_photo
 
 # --- the recipe (recorded in src/edvr_cli/weights/edvr-tiny.md) ---------------------------------------
 TRAIN_PHOTOS = [
@@ -27,38 +28,12 @@ TRAIN_PHOTOS = [
     "camera", "moon", "grass", "gravel", "brick", "coins",
 ]
 VAL_PHOTOS = ["motorcycle_right"]  # monitor only (the other view of the stereo pair)
-HELDOUT_PHOTOS = ["coffee", "chelsea"]  # evaluation only; skimage's `cat` is chelsea, so it is not used
 SEED = 0
-HELDOUT_SEED = 2024
-HELDOUT_FRAMES = 12
-HELDOUT_SIZE = (192, 320)  # HR frame (h, w); the low-res input is 48x80
 TRAIN_ARGS = [
-    "--config", "tiny", "--steps", "3000", "--batch-size", "8", "--patch", "24", "--lr", "1e-3",
-    "--lr-min", "1e-5", "--warmup", "100", "--grad-clip", "1.0", "--val-every", "250", "--val-samples", "16",
+    "--config", "tiny", "--steps", "1500", "--batch-size", "8", "--patch", "24", "--lr", "1e-3",
+    "--lr-min", "1e-5", "--warmup", "100", "--detail-bias", "3", "--val-every", "250", "--val-samples", "16",
     "--checkpoint-every", "250", "--log-every", "50", "--seed", str(SEED),
 ]
-
-
-def load_photo(name: str) -> np.ndarray:
-    """A scikit-image sample photo as (h, w, 3) uint8 RGB (grey replicated)."""
-    from skimage import data
-
-    img = data.stereo_motorcycle()[0 if name == "motorcycle_left" else 1] if name.startswith("motorcycle") else getattr(data, name)()
-    img = np.asarray(img)
-    if img.ndim == 2:
-        img = np.repeat(img[..., None], 3, axis=2)
-    return np.ascontiguousarray(img[..., :3]).astype(np.uint8)
-
-
-def heldout_clip(name: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """(gt, lq) frames (t, 3, h, w) in [0, 1] of the evaluation clip made from photo ``name``."""
-    from edvr_cli.degrade import bicubic_down, still_to_clip
-
-    img = torch.from_numpy(load_photo(name)).permute(2, 0, 1).float() / 255
-    g = torch.Generator().manual_seed(HELDOUT_SEED + sum(map(ord, name)))
-    gt = still_to_clip(img, HELDOUT_FRAMES, HELDOUT_SIZE, g)
-    gt = torch.round(gt * 255) / 255
-    return gt, bicubic_down(gt, 4)
 
 
 def _write_clip(folder: Path, frames: torch.Tensor) -> None:
@@ -94,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("out/train-tiny"))
     parser.add_argument("--model-out", type=Path, default=None, help="default: OUT/edvr-tiny.safetensors")
     parser.add_argument("--steps", type=int, default=None, help="override the recipe's step count (testing)")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="1 is fastest on a busy machine and bit-reproducible")
     parser.add_argument("--skip-train", action="store_true", help="only prepare data and evaluate --model-out")
     args = parser.parse_args(argv)
 

@@ -36,6 +36,15 @@ def photos(tmp_path_factory) -> Path:
     return root
 
 
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a busy machine several threads spin against each other (10-50x slower)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def _opts(data: Path, out: Path, **kw) -> TrainOptions:
     base = dict(data=str(data), out_dir=str(out), model=dict(TINY), steps=6, batch_size=2, patch=8, lr=2e-3,
                 warmup=1, val_fraction=0.34, val_every=3, val_samples=2, val_patch=8, checkpoint_every=3,
@@ -81,22 +90,28 @@ def test_charbonnier_is_smooth_l1():
 
 
 def test_training_decreases_the_loss(photos, tmp_path):
-    opts = _opts(photos, tmp_path / "run", steps=15, lr=3e-3, val_samples=0, checkpoint_every=100)
+    """Fine-tune (--init) a model whose output is off by a colour cast: a few steps must pull the loss down."""
+    from edvr_cli import load_model, save_model
     from edvr_cli.arch import EDVR, EDVRConfig
 
+    torch.manual_seed(0)
+    start = EDVR(EDVRConfig(**TINY))
+    with torch.no_grad():
+        start.conv_last.bias += 0.15
+    init = save_model(start, tmp_path / "start.safetensors")
     sampler = ClipSampler(scan_sources(photos), num_frame=3, patch=8)
     fixed = fixed_samples(sampler, 4, seed=123)
     lq = torch.stack([s[0] for s in fixed])
     gt = torch.stack([s[1] for s in fixed])
-    torch.manual_seed(opts.seed)
-    before = charbonnier_loss(EDVR(EDVRConfig(**TINY)).eval()(lq), gt).item()
-    result = train(opts, quiet=True)
+    with torch.no_grad():
+        before = charbonnier_loss(start.eval()(lq), gt).item()
+    losses = []
+    result = train(_opts(photos, tmp_path / "run", init=str(init), steps=12, lr=2e-3, val_samples=0,
+                         checkpoint_every=100), quiet=True, on_step=lambda step, loss: losses.append(loss))
     with torch.no_grad():
         after = charbonnier_loss(result.model(lq), gt).item()
-    assert after < 0.8 * before
-    assert result.model_path.is_file()
-    from edvr_cli import load_model
-
+    assert after < 0.6 * before
+    assert sum(losses[-3:]) < sum(losses[:3])
     assert load_model(result.model_path).config == EDVRConfig(**TINY)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
@@ -13,6 +14,7 @@ from .pipeline import (
 )
 from .progress import echo_err, frame_progress, stderr_console
 from .restorer import PRECISIONS
+from .resume import RESUME_MIN_FRAMES, peek, work_dir
 from .windows import PADDINGS
 
 
@@ -56,7 +58,11 @@ def restore_options(task: str):
             click.option("--pix-fmt", default=None, help="Output pixel format [default: the input's depth and chroma]."),
             click.option("--recursive", "-r", is_flag=True, help="With a folder of videos: include subfolders."),
             click.option("--hf-repo", default=None, envvar="EDVR_HF_REPO", help="Hugging Face mirror of the weights."),
-            click.option("--overwrite", "-y", is_flag=True, help="Replace existing outputs."),
+            click.option("--resume/--no-resume", default=None,
+                         help="Write the output in segments beside it, so an interrupted run continues where it "
+                              f"stopped [default: on for more than {RESUME_MIN_FRAMES} frames and for batches]."),
+            click.option("--overwrite", "-y", is_flag=True,
+                         help="Replace existing outputs (and discard an unfinished resumable run)."),
             click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
         ]
         for option in reversed(options):
@@ -66,11 +72,27 @@ def restore_options(task: str):
     return decorate
 
 
+@contextmanager
+def _resume_hint(output: Path):
+    """On Ctrl-C, say what an interrupted resumable run kept (one line, exit status 130)."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        kept = peek(output)
+        if not kept or not kept[1]:
+            raise
+        echo_err(f"edvr: interrupted; {kept[1]} finished frames of '{output.name}' are kept in "
+                 f"'{work_dir(output).name}': run the same command again to continue")
+        raise click.exceptions.Exit(130) from None
+
+
 def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **opts) -> None:
     """Parse-free core of both commands: one input, an image sequence, or a batch."""
     settings = RestoreSettings(task=task, **opts)
     kind = input_kind(input_path)
     quiet = settings.quiet
+    if kind == "batch" and settings.resume is None:
+        settings.resume = True  # every file of a batch survives an interruption
 
     def warn(message: str) -> None:
         echo_err(f"edvr: warning: {message}")
@@ -83,8 +105,9 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
             def advance(done: int, total: int | None) -> None:
                 progress.update(bar, completed=done, total=total if total and total >= done else None)
 
-            result = restore_video(input_path, output_path, settings, models=models,
-                                   on_progress=advance, on_warning=warn)
+            with _resume_hint(output_path):
+                result = restore_video(input_path, output_path, settings, models=models,
+                                       on_progress=advance, on_warning=warn)
         if not quiet:
             echo_err(f"edvr: wrote {result.output} ({result.frames} frames in {result.seconds:.1f} s, "
                      f"{result.fps:.2f} fps)")
@@ -108,13 +131,14 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
                 progress.update(bar, completed=done, total=total if total and total >= done else None)
 
             try:
-                result = restore_video(src, dst, settings, models=models, on_progress=advance,
-                                       on_warning=lambda m, name=src.name: warn(f"{name}: {m}"))
+                with _resume_hint(dst):
+                    result = restore_video(src, dst, settings, models=models, on_progress=advance,
+                                           on_warning=lambda m, name=src.name: warn(f"{name}: {m}"))
                 items.append(BatchItem(src, dst, "done", "; ".join(result.warnings), result.frames, result.seconds))
             except EDVRError as exc:
                 items.append(BatchItem(src, dst, "failed", str(exc)))
                 echo_err(f"edvr: {src.name}: failed: {exc}")
-            except (OSError, RuntimeError, ValueError) as exc:
+            except (OSError, RuntimeError, ValueError, MemoryError) as exc:
                 items.append(BatchItem(src, dst, "failed", f"{type(exc).__name__}: {exc}"))
                 echo_err(f"edvr: {src.name}: failed: {type(exc).__name__}: {exc}")
             progress.remove_task(bar)

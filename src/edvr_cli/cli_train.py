@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import click
@@ -71,11 +70,13 @@ def _parse_size_list(text: str | None, name: str) -> list[int]:
 @click.option("--jpeg", type=int, default=None, metavar="Q", help="JPEG-compress inputs with quantiser Q (2-31).")
 @click.option("--crf", type=int, default=None, help="H.264-compress input windows with this CRF.")
 @click.option("--max-speed", type=float, default=None, help="Stills: camera drift, HR pixels per frame (default 6).")
+@click.option("--detail-bias", type=int, default=1, show_default=True,
+              help="Stills: keep the most detailed of N random crops (fewer flat patches).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress output.")
 def train_command(data, out_dir, model_out, preset, num_feat, num_frame, deformable_groups, num_extract_block,
                   num_reconstruct_block, tsa, predeblur, hr_in, init, resume, steps, batch_size, patch, lr, lr_min,
                   warmup, grad_clip, val_fraction, val_dir, val_every, val_samples, checkpoint_every, log_every,
-                  seed, device, threads, dcn_backend, blur, blur_strength, jpeg, crf, max_speed, quiet):
+                  seed, device, threads, dcn_backend, blur, blur_strength, jpeg, crf, max_speed, detail_bias, quiet):
     """Train an EDVR network on DATA: a folder of videos, image sequences (sub-folders) or still photos.
 
     Stills become clips through a random smooth camera motion; inputs are made by x4 bicubic
@@ -96,7 +97,7 @@ def train_command(data, out_dir, model_out, preset, num_feat, num_frame, deforma
         val_dir=str(val_dir) if val_dir else None, val_every=val_every, val_samples=val_samples,
         checkpoint_every=checkpoint_every, log_every=log_every, seed=seed, device=device, threads=threads,
         dcn_backend=dcn_backend, blur=blur, blur_strength=blur_strength, jpeg=jpeg, crf=crf,
-        motion={} if max_speed is None else {"max_speed": max_speed},
+        motion={} if max_speed is None else {"max_speed": max_speed}, detail_candidates=detail_bias,
     )
     try:
         from edvr_cli.arch import EDVRConfig

@@ -229,13 +229,15 @@ def still_to_clip(
     size: tuple[int, int],
     generator: torch.Generator | None = None,
     centre: tuple[float, float] | None = None,
+    candidates: int = 1,
     **motion,
 ) -> torch.Tensor:
     """Turn a ``(3, H, W)`` still into ``(t, 3, h, w)`` HR frames of a smooth random camera move.
 
     Without ``centre`` one is drawn so that the whole path stays inside the photo where it can (it
-    falls back to the photo's middle, with reflected edges, when the photo is too small for the path).
-    ``motion`` is passed to :func:`random_camera_path`.
+    falls back to the photo's middle, with reflected edges, when the photo is too small for the path);
+    with ``candidates > 1``, the most detailed of that many draws (mean absolute gradient) is kept, so
+    that training sees fewer flat patches. ``motion`` is passed to :func:`random_camera_path`.
     """
     path = random_camera_path(num_frames, generator, **motion)
     if centre is None:
@@ -248,8 +250,18 @@ def still_to_clip(
                 return (length - 1) / 2
             return lo + float(torch.rand(1, generator=generator, dtype=torch.float64)) * (hi - lo)
 
-        centre = (pick(ext_y, big_h), pick(ext_x, big_w))
+        draws = [(pick(ext_y, big_h), pick(ext_x, big_w)) for _ in range(max(1, candidates))]
+        centre = draws[0] if len(draws) == 1 else max(draws, key=lambda c: detail(image, c, size))
     return warp_frames(image, centre, size, path)
+
+
+def detail(image: torch.Tensor, centre: tuple[float, float], size: tuple[int, int]) -> float:
+    """Mean absolute gradient of the ``size`` window of a ``(3, H, W)`` image around ``centre``."""
+    h, w = size
+    y0 = min(max(0, round(centre[0] - h / 2)), max(0, image.shape[1] - h))
+    x0 = min(max(0, round(centre[1] - w / 2)), max(0, image.shape[2] - w))
+    crop = image[:, y0 : y0 + h, x0 : x0 + w].mean(0)
+    return float((crop[1:] - crop[:-1]).abs().mean() + (crop[:, 1:] - crop[:, :-1]).abs().mean())
 
 
 @dataclass(frozen=True)

@@ -84,6 +84,7 @@ class ClipSampler:
         degradation: how targets become inputs (scale, blur, compression).
         augment: random horizontal / vertical flips and transposition.
         motion: keyword arguments of :func:`edvr_cli.degrade.random_camera_path` for stills.
+        detail_candidates: stills: keep the most detailed of this many random crops (1: uniform).
     """
 
     sources: list[Source]
@@ -92,6 +93,7 @@ class ClipSampler:
     degradation: Degradation = field(default_factory=Degradation)
     augment: bool = True
     motion: dict = field(default_factory=dict)
+    detail_candidates: int = 1
 
     def __post_init__(self) -> None:
         hr = self.patch * self.degradation.scale
@@ -123,7 +125,8 @@ class ClipSampler:
         src = self.sources[int(torch.multinomial(self._weights, 1, generator=g))]
         c = self.num_frame // 2
         if src.still:
-            frames = still_to_clip(self._float(src, 0), self.num_frame, (hr, hr), g, **self.motion)
+            frames = still_to_clip(self._float(src, 0), self.num_frame, (hr, hr), g,
+                                   candidates=self.detail_candidates, **self.motion)
         else:
             h, w = src.size
             start = int(torch.randint(0, len(src.frames) - self.num_frame + 1, (1,), generator=g))

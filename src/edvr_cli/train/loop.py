@@ -67,6 +67,7 @@ class TrainOptions:
     jpeg: int | None = None
     crf: int | None = None
     motion: dict = field(default_factory=dict)
+    detail_candidates: int = 1
 
     def degradation(self, scale: int) -> Degradation:
         return Degradation(scale=scale, blur=self.blur, blur_strength=self.blur_strength, jpeg=self.jpeg, crf=self.crf)
@@ -80,6 +81,36 @@ class TrainOptions:
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
+
+
+@torch.no_grad()
+def init_weights(model: EDVR, residual_scale: float = 0.1) -> EDVR:
+    """Initialisation for training from scratch that keeps the signal alive through the deep path.
+
+    PyTorch's default conv initialisation shrinks activations at every layer; across EDVR's ~20 layers
+    between input and output the residual starts (and long stays) at nearly zero with vanishing
+    gradients. Here every conv gets Kaiming-normal weights for LeakyReLU(0.1) and zero bias; the convs
+    of residual blocks are scaled by ``residual_scale`` (BasicSR's choice: blocks start near identity);
+    the deformable convs' offset/mask predictors stay at zero (offsets 0, mask 0.5) as upstream.
+    """
+    from edvr_cli.arch.blocks import ResidualBlockNoBN
+    from edvr_cli.arch.dcn import DCNv2Pack
+
+    offset_convs = {id(m.conv_offset) for m in model.modules() if isinstance(m, DCNv2Pack)}
+    block_convs = {id(c) for m in model.modules() if isinstance(m, ResidualBlockNoBN) for c in (m.conv1, m.conv2)}
+    for m in model.modules():
+        if isinstance(m, torch.nn.Conv2d) and id(m) not in offset_convs:
+            torch.nn.init.kaiming_normal_(m.weight, a=0.1, mode="fan_in", nonlinearity="leaky_relu")
+            if id(m) in block_convs:
+                m.weight.mul_(residual_scale)
+            if m.bias is not None:
+                m.bias.zero_()
+        elif isinstance(m, DCNv2Pack):
+            torch.nn.init.kaiming_normal_(m.weight, a=0.1, mode="fan_in", nonlinearity="leaky_relu")
+            m.bias.zero_()
+    torch.nn.init.kaiming_normal_(model.conv_last.weight, a=0.1, mode="fan_in", nonlinearity="leaky_relu")
+    model.conv_last.weight.mul_(0.01)  # start from (almost) the bilinear upsampling: learns fastest
+    return model
 
 
 def charbonnier_loss(pred: torch.Tensor, target: torch.Tensor, eps: float = 1e-3) -> torch.Tensor:
@@ -246,7 +277,7 @@ def train(
         model.load_state_dict(init_model.state_dict())
     else:
         config = EDVRConfig.from_dict(opts.model)
-        model = EDVR(config)
+        model = init_weights(EDVR(config))
     opts.model = config.to_dict()
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=opts.betas)
@@ -268,7 +299,8 @@ def train(
     if opts.patch % multiple:
         raise InputError(f"--patch must be a multiple of {multiple} for this model, got {opts.patch}")
     degradation = opts.degradation(config.scale)
-    sampler = ClipSampler(train_src, config.num_frame, opts.patch, degradation, augment=True, motion=opts.motion)
+    sampler = ClipSampler(train_src, config.num_frame, opts.patch, degradation, augment=True, motion=opts.motion,
+                          detail_candidates=opts.detail_candidates)
     val_samples = []
     if val_src and opts.val_samples:
         val_sampler = ClipSampler(val_src, config.num_frame, opts.val_patch, degradation, motion=opts.motion)

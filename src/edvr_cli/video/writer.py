@@ -227,7 +227,13 @@ class VideoWriter(_WarningSink):
         if self._out is None:
             return
         try:
-            self._out.mux(self._stream.encode(None))
+            packets = self._stream.encode(None)
+            if self.settings.codec == "libx265" and self.frames_written <= 2:
+                # x265 leaves the dts of streams shorter than its B-frame delay uninitialised
+                # (garbage the muxer refuses); such streams are not reordered: dts = pts
+                for packet in packets:
+                    packet.dts = packet.pts
+            self._out.mux(packets)
             if self._copier is not None:
                 self._copier.mux_until(None)
         finally:

@@ -4,7 +4,8 @@ Layout, one pair per model (downloaded or imported)::
 
     $EDVR_HOME/models/<name>.safetensors        canonical (BasicSR-named, float32) weights; the header
                                                  carries the config and the source file's name and SHA-256
-    $EDVR_HOME/models/<name>.json               sidecar: source, source file, SHA-256, naming, config, params
+    $EDVR_HOME/models/<name>.json               sidecar: source, source file and its SHA-256, the cached file's
+                                                 own SHA-256 (``sha256``, checked on use), naming, config, params
     $EDVR_HOME/models/<name>.safetensors.lock   file lock held while the model is fetched or written
     $EDVR_HOME/models/<file>.incomplete         a download in progress (resumed by the next attempt)
 
@@ -21,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__, constants
+from .download import sha256_file
 
 SUFFIX = ".safetensors"
 
@@ -56,6 +58,11 @@ class CachedModel:
     @property
     def source_sha256(self) -> str | None:
         return self.record.get("source_sha256")
+
+    @property
+    def sha256(self) -> str | None:
+        """SHA-256 of the cached file as written (None for entries cached by older versions)."""
+        return self.record.get("sha256")
 
     @property
     def source_file(self) -> str | None:
@@ -151,13 +158,6 @@ def install(
     }
     folder = models_dir()
     folder.mkdir(parents=True, exist_ok=True)
-    sidecar = sidecar_file(name)
-    tmp = sidecar.with_name(f".{sidecar.name}.tmp-{os.getpid()}")
-    try:
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, sidecar)
-    finally:
-        tmp.unlink(missing_ok=True)
     metadata = {
         "edvr_name": name,
         "edvr_source": source,
@@ -167,8 +167,30 @@ def install(
     }
     if registry_name:
         metadata["edvr_registry"] = registry_name
-    save_model(model, model_file(name), metadata=metadata)
+    # weights under a hidden name first, so the sidecar can record their hash before they appear
+    weights = folder / f".{model_file(name).name}.new-{os.getpid()}"
+    sidecar = sidecar_file(name)
+    tmp = sidecar.with_name(f".{sidecar.name}.tmp-{os.getpid()}")
+    try:
+        save_model(model, weights, metadata=metadata)
+        record["sha256"] = sha256_file(weights)
+        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        os.replace(tmp, sidecar)
+        os.replace(weights, model_file(name))
+    finally:
+        tmp.unlink(missing_ok=True)
+        weights.unlink(missing_ok=True)
     return CachedModel(name, model_file(name), record)
+
+
+def is_intact(cached: CachedModel) -> bool:
+    """Whether a cached file still has the SHA-256 recorded when it was written (True when none was)."""
+    if not cached.sha256:
+        return True
+    try:
+        return sha256_file(cached.path) == cached.sha256
+    except OSError:
+        return False
 
 
 def remove(name: str) -> list[Path]:

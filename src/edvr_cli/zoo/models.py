@@ -9,7 +9,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from ..errors import DownloadError, EDVRError, ModelNotFoundError
+from ..errors import DownloadError, EDVRCheckpointError, EDVRError, ModelNotFoundError
 from . import cache
 from .download import Fetched, download_entry, sha256_file, source_label
 from .registry import NAME_PATTERN, ModelEntry, Registry, close_matches, default_registry
@@ -74,6 +74,26 @@ def _install_fetched(entry: ModelEntry, fetched: Fetched) -> cache.CachedModel:
         registry_name=entry.name,
         source_file=entry.file,
     )
+
+
+def _intact(cached: cache.CachedModel, entry: ModelEntry | None) -> bool:
+    """True when the cached file still has its recorded SHA-256; a damaged one is deleted (under the lock)
+    and False returned when it can be downloaded again, else an error says how to replace it."""
+    if cache.is_intact(cached):
+        return True
+    if entry is None or not entry.sources:
+        source = cached.source[len("import "):] if cached.source.startswith("import ") else None
+        how = f"edvr weights import {source} --force" if source else f"edvr weights remove {cached.name}, then import it again"
+        raise EDVRCheckpointError(
+            f"the cached model {cached.name} is damaged (its SHA-256 no longer matches the one recorded when it was "
+            f"cached); replace it: {how}"
+        )
+    with FileLock(str(cache.lock_file(cached.name))):
+        current = cache.get(cached.name)
+        if current is not None and cache.is_intact(current):
+            return True  # another process replaced it meanwhile
+        cache.remove(cached.name)
+        return False
 
 
 def download_model(
@@ -142,7 +162,7 @@ def resolve_model(
                 raise ModelNotFoundError(f"{entry.name}: its bundled file is missing; reinstall edvr-cli")
             return ResolvedModel(bundled, entry.name, entry, "bundled")
         cached = cache.get(entry.name)
-        if cached is not None:
+        if cached is not None and _intact(cached, entry):
             return ResolvedModel(cached.path, entry.name, entry, "cache")
         if not entry.sources:
             raise _import_only_error(entry)
@@ -151,6 +171,9 @@ def resolve_model(
     cached = cache.get(text)
     if cached is not None:
         known = reg.get(cached.registry_name) if cached.registry_name else None
+        if not _intact(cached, known):
+            cached = download_model(known.name, hf_repo=hf_repo, quiet=quiet, registry=reg)  # type: ignore[union-attr]
+            return ResolvedModel(cached.path, cached.name, known, "download")
         return ResolvedModel(cached.path, cached.name, known, "cache")
     if _looks_like_path(text):
         raise ModelNotFoundError(f"no such checkpoint file: {text}")

@@ -1,0 +1,478 @@
+"""Resumable runs: the output made as segments in a work folder beside it, then joined by remuxing.
+
+The work folder of ``out.mp4`` is hidden beside it::
+
+    .out.mp4.edvr-work/
+        lock                  held (file lock) by the process working on this output
+        manifest.json         what the run is (input identity, every setting that shapes the output,
+                              the models' SHA-256) and the segments finished so far; replaced
+                              atomically after each segment
+        seg-000000.mp4        frames [0, N): a complete video-only file whose first frame is a keyframe,
+                              encoded with the final codec and settings, timed with the input's pts
+        seg-000001.mp4        frames [N, 2N) ... (the last one also takes a remainder of < 8 frames)
+        seg-000002.part.mp4   the segment being written; the next run discards it
+        assembly.mp4          the final file being remuxed (video packets copied, audio and subtitles
+                              copied once from the input); renamed onto ``out.mp4`` when complete
+
+A segment counts once it is complete, flushed to disk, renamed from ``.part`` and recorded in the
+manifest. For an output folder of PNG frames the segments are folders (``seg-000000/``) and the
+assembly is a folder of hard links to their frames. The folder is removed when the output is in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+from collections.abc import Callable, Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from .errors import EDVRError
+
+#: Inputs with more frames than this (or an unknown count) are made resumable unless told otherwise.
+RESUME_MIN_FRAMES = 3000
+#: Frames per segment: the most work an interruption can cost.
+SEGMENT_FRAMES = 300
+#: A clip's last segment takes in a remainder shorter than this (a tiny encode is no use to anyone,
+#: and encoders such as x265 mistime streams shorter than their B-frame delay).
+SHORTEST_TAIL = 8
+WORK_SUFFIX = ".edvr-work"
+MANIFEST = "manifest.json"
+FORMAT = "edvr-cli resumable run"
+VERSION = 1
+
+WarningCallback = Callable[[str], None]
+
+
+class ResumeError(EDVRError):
+    """A work folder that cannot be continued: made with other arguments, another input, or damaged."""
+
+
+class OutputBusyError(EDVRError):
+    """Another process is working on the same output."""
+
+
+class JoinError(ResumeError):
+    """The finished segments cannot be joined into one file (the output must be made in one pass)."""
+
+    def __init__(self, work: WorkFolder, cause: BaseException) -> None:
+        reason = (str(cause) or type(cause).__name__).splitlines()[0]
+        super().__init__(f"cannot join the segments of '{work.output.name}' ({reason}); "
+                         "rerun with --no-resume to make it in one pass")
+
+
+def work_dir(output: str | os.PathLike) -> Path:
+    """``out.mp4 -> .out.mp4.edvr-work`` in the same folder."""
+    output = Path(output)
+    return output.with_name(f".{output.name}{WORK_SUFFIX}")
+
+
+def segment_name(index: int, suffix: str, partial: bool = False) -> str:
+    """``seg-000003.mp4``; ``seg-000003.part.mp4`` while it is written (``suffix`` is '' for PNG folders)."""
+    return f"seg-{index:06d}{'.part' if partial else ''}{suffix}"
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A finished segment: frames ``[first, first + frames)`` of the clip.
+
+    Args:
+        index: position in the output, from 0 (segment k starts at frame k * segment_frames).
+        first: clip index of its first frame.
+        frames: how many frames it holds.
+        last_pts: presentation time of its last frame in the output stream's time base (the next
+            segment continues after it), or None for PNG frames.
+    """
+
+    index: int
+    first: int
+    frames: int
+    last_pts: int | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Segment:
+        return cls(int(data["index"]), int(data["first"]), int(data["frames"]),
+                   None if data.get("last_pts") is None else int(data["last_pts"]))
+
+
+def input_identity(path: Path) -> dict[str, Any]:
+    """What tells a changed input apart: resolved path, size and modification time (of every image)."""
+    path = Path(path)
+    if path.is_dir():
+        from .video import list_images
+
+        files = list_images(path)
+        stats = [f.stat() for f in files]
+        return {"path": str(path.resolve()), "files": len(files), "size": sum(s.st_size for s in stats),
+                "mtime_ns": max((s.st_mtime_ns for s in stats), default=0)}
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def differences(recorded: Any, wanted: Any, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ between two JSON-like dicts (``['settings.crf']``)."""
+    if isinstance(recorded, dict) and isinstance(wanted, dict):
+        out = []
+        for key in sorted(set(recorded) | set(wanted)):
+            out += differences(recorded.get(key), wanted.get(key), f"{prefix}{key}.")
+        return out
+    return [] if recorded == wanted else [prefix.rstrip(".")]
+
+
+_WORDS = {"input": "input file", "task": "command", "stage1_sha256": "model", "stage2_sha256": "--stage2 model",
+          "edvr_cli": "edvr-cli version", "segment_frames": "segment length", "output": "output kind"}
+
+
+def _describe(keys: list[str]) -> str:
+    words = []
+    for key in keys:
+        head, _, leaf = key.partition(".")
+        if head == "settings":
+            word = _WORDS.get(leaf) or f"--{leaf.replace('_', '-')}"
+        else:
+            word = _WORDS.get(head, key)
+        if word not in words:
+            words.append(word)
+    return ", ".join(words)
+
+
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _fsync_tree(path: Path) -> None:
+    """Flush a file, or every file of a folder, to disk (a segment survives a power cut once renamed)."""
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    for file in files:
+        with open(file, "rb+") as f:
+            os.fsync(f.fileno())
+    if path.is_dir():
+        _fsync_dir(path)
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+
+
+class WorkFolder:
+    """The work folder of one output: its lock, its manifest and the segments finished so far.
+
+    Args:
+        output: the final output (video file, or folder of PNG frames).
+        run: what the output depends on (JSON-able); a folder made for another ``run`` is not continued.
+        frames_output: the output is a folder of PNG frames (segments are folders).
+    """
+
+    def __init__(self, output: Path, run: dict[str, Any], *, frames_output: bool) -> None:
+        self.output = Path(output)
+        self.path = work_dir(self.output)
+        self.run = run
+        self.suffix = "" if frames_output else self.output.suffix
+        self.segments: list[Segment] = []
+        self.finished = False
+        self._lock = None
+
+    # -- opening ----------------------------------------------------------------------------------
+    def open(self, fresh: bool = False) -> WorkFolder:
+        """Lock the folder (creating it), then continue it, or start afresh when ``fresh``.
+
+        Raises:
+            OutputBusyError: another process holds the lock.
+            ResumeError: the folder was made for another input or other arguments (and not ``fresh``).
+        """
+        from filelock import FileLock, Timeout
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(str(self.path / "lock"), timeout=0)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise OutputBusyError(
+                f"another edvr process is writing '{self.output}' (its work folder '{self.path.name}' is locked)"
+            ) from None
+        self._lock = lock
+        try:
+            self._load(fresh)
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def _load(self, fresh: bool) -> None:
+        manifest = None if fresh else self._read_manifest()
+        if manifest is not None:
+            recorded = manifest.get("run")
+            if recorded != self.run:
+                keys = differences(recorded, self.run)
+                raise ResumeError(
+                    f"'{self.output.name}' has an unfinished run in '{self.path.name}' made with a different "
+                    f"{_describe(keys)}; rerun with the same arguments to continue it, or pass --overwrite "
+                    "to discard it and start afresh"
+                )
+            self.segments = self._valid_prefix([Segment.from_dict(s) for s in manifest.get("segments", [])])
+            self.finished = bool(manifest.get("finished")) and len(self.segments) == len(manifest["segments"])
+        keep = {"lock", MANIFEST} | {segment_name(s.index, self.suffix) for s in self.segments}
+        for entry in self.path.iterdir():  # parts, an assembly, anything not recorded
+            if entry.name not in keep:
+                _remove(entry)
+        self._write_manifest()
+
+    def _read_manifest(self) -> dict[str, Any] | None:
+        file = self.path / MANIFEST
+        if not file.exists():
+            return None  # nothing was recorded: nothing to keep
+        try:
+            data = json.loads(file.read_text(encoding="utf-8"))
+            if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
+                raise ValueError("not a manifest of this version")
+            for s in data.get("segments", []):
+                Segment.from_dict(s)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ResumeError(
+                f"the work folder '{self.path}' has an unreadable manifest ({exc}); pass --overwrite to start afresh"
+            ) from None
+        return data
+
+    def _valid_prefix(self, segments: list[Segment]) -> list[Segment]:
+        """The recorded segments that are on disk, in order, up to the first one missing."""
+        kept: list[Segment] = []
+        expected = 0
+        for seg in segments:
+            if seg.index != len(kept) or seg.first != expected or not (self.path / self.name(seg.index)).exists():
+                break
+            kept.append(seg)
+            expected += seg.frames
+        return kept
+
+    # -- segments ----------------------------------------------------------------------------------
+    @property
+    def frames_done(self) -> int:
+        return sum(s.frames for s in self.segments)
+
+    def name(self, index: int, partial: bool = False) -> str:
+        return segment_name(index, self.suffix, partial)
+
+    def part_path(self, index: int) -> Path:
+        return self.path / self.name(index, partial=True)
+
+    def commit(self, segment: Segment) -> None:
+        """Make a written part a finished segment: flush it, rename it, record it."""
+        if segment.index != len(self.segments):
+            raise ValueError(f"segment {segment.index} committed after {len(self.segments)} segments")
+        part = self.part_path(segment.index)
+        _fsync_tree(part)
+        os.replace(part, self.path / self.name(segment.index))
+        _fsync_dir(self.path)
+        self.segments.append(segment)
+        self._write_manifest()
+
+    def finish(self) -> None:
+        """Record that every frame is in a segment (a rerun goes straight to assembling)."""
+        self.finished = True
+        self._write_manifest()
+
+    def discard_partial(self) -> None:
+        """Remove what an interrupted attempt left (a part, an assembly), keeping finished segments."""
+        keep = {"lock", MANIFEST} | {self.name(s.index) for s in self.segments}
+        if self.path.is_dir():
+            for entry in self.path.iterdir():
+                if entry.name not in keep:
+                    _remove(entry)
+
+    def _write_manifest(self) -> None:
+        data = {
+            "format": FORMAT,
+            "version": VERSION,
+            "output": self.output.name,
+            "run": self.run,
+            "segments": [asdict(s) for s in self.segments],
+            "finished": self.finished,
+        }
+        file = self.path / MANIFEST
+        tmp = self.path / f".{MANIFEST}.tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(json.dumps(data, indent=1) + "\n")
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, file)
+        _fsync_dir(self.path)
+
+    # -- the end -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Release the lock (the folder stays for a later run)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def remove(self) -> None:
+        """Delete the folder (after the output is in place)."""
+        self.close()
+        shutil.rmtree(self.path, ignore_errors=True)
+
+    def __enter__(self) -> WorkFolder:
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.close()
+
+
+def peek(output: str | os.PathLike) -> tuple[int, int] | None:
+    """(finished segments, frames in them) of the work folder of ``output``; None when there is none."""
+    try:
+        data = json.loads((work_dir(output) / MANIFEST).read_text(encoding="utf-8"))
+        segments = data.get("segments", [])
+        return len(segments), sum(int(s["frames"]) for s in segments)
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+# -- assembly -------------------------------------------------------------------------------------------
+
+def continuous_dts(pts: list[int], delay: int) -> list[int]:
+    """Decode timestamps for packets whose presentation times are ``pts`` (in decode order).
+
+    The same rule an encoder with a reorder ``delay`` of that many frames follows over one whole
+    stream: packet i decodes at the presentation time of the (i - delay)-th frame, the first ones
+    extrapolated back. Segments joined this way have the timing of one uninterrupted encode.
+    """
+    order = sorted(pts)  # times may repeat where a container rounds them (Matroska: 1 ms)
+    delay = max(0, min(delay, len(order) - 1))
+    back = order[delay] - order[0]
+    dts = [order[i] - back if i < delay else order[i - delay] for i in range(len(order))]
+    if any(d > p for d, p in zip(dts, pts)):
+        raise ValueError("a frame is reordered further than the delay allows")
+    return dts
+
+
+def needed_delay(pts: list[int]) -> int:
+    """The smallest reorder delay (frames) for which :func:`continuous_dts` keeps dts <= pts."""
+    rank = {i: r for r, i in enumerate(sorted(range(len(pts)), key=lambda i: (pts[i], i)))}
+    return max((i - rank[i] for i in range(len(pts))), default=0)
+
+
+def assemble(work: WorkFolder, info, warn: WarningCallback) -> Path:
+    """Join the finished segments into ``assembly<ext>`` inside the work folder; returns its path."""
+    target = work.path / f"assembly{work.suffix}"
+    _remove(target)
+    try:
+        if work.suffix:
+            _remux(work, info, target, warn)
+        else:
+            _link_frames(work, info, target, warn)
+    except BaseException:
+        _remove(target)
+        raise
+    return target
+
+
+def _link_frames(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
+    if info.has_audio or info.has_subtitles:
+        warn("PNG frame output has no audio or subtitles; they are not copied")
+    target.mkdir()
+    for seg in work.segments:
+        folder = work.path / work.name(seg.index)
+        for n in range(seg.frames):
+            src, dst = folder / f"{n:08d}.png", target / f"{seg.first + n:08d}.png"
+            try:
+                os.link(src, dst)
+            except OSError:  # a file system without hard links
+                shutil.copy2(src, dst)
+
+
+def _video_packets(path: Path) -> Iterable:
+    import av
+
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        for packet in container.demux(stream):
+            if packet.size:
+                yield packet
+
+
+def _continuous_dts_of(paths: list[Path]) -> list[int]:
+    """Decode times for the video packets of the segments ``paths`` joined (see :func:`continuous_dts`)."""
+    pts: list[int] = []
+    delay = 0
+    for k, path in enumerate(paths):
+        seg_pts: list[int] = []
+        for packet in _video_packets(path):
+            if packet.pts is None:
+                raise ValueError(f"'{path.name}' has packets without timestamps")
+            seg_pts.append(packet.pts)
+            if k == 0 and packet.dts is not None and packet.dts < min(seg_pts):
+                delay += 1  # the encoder's own reorder delay, as it set the first segment's dts
+        delay = max(delay, needed_delay(seg_pts))
+        pts += seg_pts
+    return continuous_dts(pts, delay)
+
+
+def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
+    import av
+    import av.error
+
+    from .video.writer import _StreamCopier
+
+    paths = [work.path / work.name(s.index) for s in work.segments]
+    try:
+        dts = iter(_continuous_dts_of(paths))
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise JoinError(work, exc) from None
+
+    with av.open(str(paths[0])) as first:
+        template = first.streams.video[0]
+        header = (bytes(template.codec_context.extradata or b""), template.time_base)
+        out = av.open(str(target), "w")
+        try:
+            video = out.add_stream_from_template(template)
+        except BaseException:
+            out.close()
+            raise
+    copier = None
+    try:
+        if not info.is_image_sequence:
+            copier = _StreamCopier(info, out, warn)
+        out.start_encoding()
+        for path in paths:
+            with av.open(str(path)) as container:
+                stream = container.streams.video[0]
+                if (bytes(stream.codec_context.extradata or b""), stream.time_base) != header:
+                    raise JoinError(work, ValueError(f"'{path.name}' has other stream headers than the first segment"))
+            for packet in _video_packets(path):
+                packet.dts = next(dts)
+                packet.stream = video
+                when = packet.pts * packet.time_base
+                out.mux(packet)
+                if copier is not None:
+                    copier.mux_until(when)
+        if copier is not None:
+            copier.mux_until(None)
+    except BaseException as exc:
+        for opened in [c for c in (copier, out) if c is not None]:
+            with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
+                opened.close()
+        if isinstance(exc, (av.error.FFmpegError, ValueError)) and not isinstance(exc, OSError):
+            raise JoinError(work, exc) from exc  # the muxer refuses the packets: the segments are no use
+        raise
+    try:
+        if copier is not None:
+            copier.close()
+    finally:
+        out.close()

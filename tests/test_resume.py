@@ -1,0 +1,298 @@
+"""Resumable runs: segments in a work folder, continuing after an interruption, refusing to mix runs."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from edvr_cli import pipeline
+from edvr_cli.cli import main
+from edvr_cli.pipeline import RestoreSettings, restore_video, wants_resume
+from edvr_cli.resume import (
+    RESUME_MIN_FRAMES, OutputBusyError, ResumeError, Segment, WorkFolder, continuous_dts, needed_delay, work_dir,
+)
+from edvr_cli.video import FrameReader
+
+from clips import VFR_PTS_MS, frame_times, make_clip, packets
+from conftest import GOLDEN
+
+SR = str(GOLDEN / "basicsr_sr_tsa.pth")
+STAGE2 = str(GOLDEN / "original_stage2_hrin.pth")
+
+
+def settings(**kw) -> RestoreSettings:
+    base = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True, resume=True, segment_frames=3)
+    base.update(kw)
+    return RestoreSettings(**base)
+
+
+def decoded(path: Path) -> np.ndarray:
+    with FrameReader(path) as reader:
+        return np.stack([f.rgb for f in reader])
+
+
+@pytest.fixture(autouse=True)
+def _short_tails(monkeypatch):
+    """Tiny clips, tiny segments: a last segment of one frame is allowed here (not in real runs)."""
+    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+
+
+def interrupt_at_write(monkeypatch, n: int) -> None:
+    """Ctrl-C while the encoder writes the ``n``-th frame (segments are handed over in order before it)."""
+    from edvr_cli.video import writer
+
+    calls = {"n": 0}
+    for cls in (writer.VideoWriter, writer.ImageSequenceWriter):
+        real = cls.write
+
+        def write(self, *args, real=real, **kw):
+            calls["n"] += 1
+            if calls["n"] == n:
+                raise KeyboardInterrupt
+            return real(self, *args, **kw)
+
+        monkeypatch.setattr(cls, "write", write)
+
+
+def run(src, out, progress: list | None = None, **kw):
+    """``restore_video`` recording the frame counts it reports."""
+    return restore_video(src, out, settings(**kw), on_progress=None if progress is None else
+                         (lambda done, total: progress.append(done)))
+
+
+# -- pure parts -------------------------------------------------------------------------------------------
+
+def test_resume_policy(tmp_path):
+    out = tmp_path / "out.mp4"
+    auto = RestoreSettings()
+    assert wants_resume(auto, RESUME_MIN_FRAMES + 1, out) and wants_resume(auto, None, out)
+    assert not wants_resume(auto, 100, out)
+    assert not wants_resume(RestoreSettings(resume=False), 10**6, out)
+    assert wants_resume(RestoreSettings(resume=True), 2, out)
+    work_dir(out).mkdir()  # an unfinished run of this output is continued even when short
+    assert wants_resume(auto, 100, out)
+    assert work_dir(out).name == ".out.mp4.edvr-work"
+
+
+def test_continuous_dts_is_one_encoders_timing():
+    # x264-like decode order with two B-frames: I P B b | I P B b ... (pts in ticks of 512)
+    pts = [0, 1536, 512, 1024, 2048, 3584, 2560, 3072]
+    assert needed_delay(pts) == 1
+    dts = continuous_dts(pts, 2)
+    assert dts == [-1024, -512, 0, 512, 1024, 1536, 2048, 2560]
+    assert all(a < b for a, b in zip(dts, dts[1:])) and all(d <= p for d, p in zip(dts, pts))
+    assert continuous_dts([0, 10, 20], 0) == [0, 10, 20]
+    assert continuous_dts([0, 40, 40, 80], 0) == [0, 40, 40, 80]  # times Matroska rounded together
+    with pytest.raises(ValueError):
+        continuous_dts([0, 1536, 512], 0)
+
+
+def test_work_folder_discards_what_was_not_recorded(tmp_path):
+    out = tmp_path / "out.mkv"
+    run = {"input": 1}
+    with WorkFolder(out, run, frames_output=False).open() as work:
+        work.part_path(0).write_bytes(b"segment 0")
+        work.commit(Segment(0, 0, 3, 2))
+        work.part_path(1).write_bytes(b"half a segment")  # killed while writing segment 1
+    (work.path / "seg-000002.mkv").write_bytes(b"renamed but never recorded")
+    (work.path / "assembly.mkv").write_bytes(b"half an assembly")
+    with WorkFolder(out, run, frames_output=False).open() as again:
+        assert [s.index for s in again.segments] == [0] and again.frames_done == 3
+        assert sorted(p.name for p in again.path.iterdir()) == ["lock", "manifest.json", "seg-000000.mkv"]
+        with pytest.raises(OutputBusyError, match="another edvr process"):
+            WorkFolder(out, run, frames_output=False).open()
+    with pytest.raises(ResumeError, match="--overwrite"):
+        WorkFolder(out, {"input": 2}, frames_output=False).open()
+    (work.path / "seg-000000.mkv").unlink()  # a recorded segment lost: the work after it cannot be used
+    with WorkFolder(out, run, frames_output=False).open() as third:
+        assert third.segments == []
+
+
+# -- whole runs -------------------------------------------------------------------------------------------
+
+def test_segments_restore_exactly_like_one_pass(tmp_path):
+    """Windows use clip indices: every segment's first frames see the frames before it."""
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=8)
+    restore_video(src, tmp_path / "whole", settings(resume=False))
+    restore_video(src, tmp_path / "segments", settings())
+    assert np.array_equal(decoded(tmp_path / "whole"), decoded(tmp_path / "segments"))
+    assert not work_dir(tmp_path / "segments").exists()
+
+
+@pytest.mark.slow
+def test_two_stage_segments_restore_exactly_like_one_pass(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=11)
+    two = dict(stage2=STAGE2, padding="replicate")
+    restore_video(src, tmp_path / "whole", settings(resume=False, **two))
+    # the last segment starts at 10: stage 1 is given frames from 2 on, stage 2 outputs from 6 on
+    restore_video(src, tmp_path / "segments", settings(segment_frames=5, **two))
+    assert np.array_equal(decoded(tmp_path / "whole"), decoded(tmp_path / "segments"))
+
+
+def test_interrupted_run_continues_after_its_last_segment(tmp_path, monkeypatch):
+    src = make_clip(tmp_path / "in.mkv", width=32, height=24, frames=len(VFR_PTS_MS[:8]), pts=VFR_PTS_MS[:8],
+                    audio=True, subtitles=[(0, 300, "hello"), (400, 200, "world")])
+    reference = tmp_path / "reference.mkv"
+    restore_video(src, reference, settings())
+
+    out = tmp_path / "out.mkv"
+    interrupt_at_write(monkeypatch, 8)  # in the third segment (frames 6, 7)
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(src, out, settings())
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+    work = work_dir(out)
+    assert not out.exists()
+    assert sorted(p.name for p in work.iterdir()) == ["lock", "manifest.json", "seg-000000.mkv", "seg-000001.mkv"]
+    manifest = json.loads((work / "manifest.json").read_text())
+    assert [s["first"] for s in manifest["segments"]] == [0, 3] and not manifest["finished"]
+
+    progress: list[int] = []
+    result = run(src, out, progress)
+    assert progress == [7, 8] and result.frames == 8  # only frames 6 and 7 were restored again
+    assert not work.exists()
+    assert np.array_equal(decoded(out), decoded(reference))
+    assert frame_times(out) == frame_times(src)
+    assert [p for _, p in packets(out, "audio")] == [p for _, p in packets(src, "audio")]
+    assert packets(out, "subtitle") == packets(src, "subtitle")
+    leftovers = sorted(p.name for p in tmp_path.iterdir())
+    assert leftovers == ["in.mkv", "out.mkv", "reference.mkv"]
+
+
+def test_last_segment_takes_a_short_remainder(tmp_path, monkeypatch):
+    from edvr_cli import resume
+
+    made: list[tuple[int, int]] = []
+    real = resume.WorkFolder.commit
+
+    def commit(self, segment):
+        made.append((segment.first, segment.frames))
+        real(self, segment)
+
+    monkeypatch.setattr(resume.WorkFolder, "commit", commit)
+    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 3)
+    src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=8)
+    progress: list[int] = []
+    run(src, tmp_path / "out", progress)
+    assert made == [(0, 3), (3, 5)] and progress == list(range(1, 9))  # not [0, 3), [3, 6), [6, 8)
+    assert len(list((tmp_path / "out").iterdir())) == 8
+
+
+def test_mp4_output_timing_matches_one_pass(tmp_path):
+    """Joined segments keep the frame rate and timing one encode would have (B-frames, edit list)."""
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=8, rotation=90)
+    restore_video(src, tmp_path / "one.mp4", settings(resume=False))
+    restore_video(src, tmp_path / "joined.mp4", settings(segment_frames=3))
+    for name in ("one.mp4", "joined.mp4"):
+        with av.open(str(tmp_path / name)) as c:
+            v = c.streams.video[0]
+            assert v.average_rate == 25 and v.frames == 8, name
+    assert frame_times(tmp_path / "joined.mp4") == frame_times(src)
+    from edvr_cli.video import probe
+
+    assert probe(tmp_path / "joined.mp4").rotation == 90
+
+
+def test_other_arguments_refuse_to_mix_and_overwrite_starts_afresh(tmp_path, monkeypatch, capfd):
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=7)
+    out = tmp_path / "out.mp4"
+    interrupt_at_write(monkeypatch, 5)
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(src, out, settings())
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+    with pytest.raises(ResumeError, match=r"different --crf.*--overwrite"):
+        restore_video(src, out, settings(crf=30))
+    rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "--tile", "0", "-q", "--resume",
+               "--precision", "fp32"])
+    err = capfd.readouterr().err
+    assert rc == 1 and err.count("\n") == 1 and "segment length" in err and "--overwrite" in err  # CLI: 300
+    assert work_dir(out).exists()
+    progress: list[int] = []
+    run(src, out, progress, crf=30, overwrite=True)
+    assert progress == list(range(1, 8)) and out.exists() and not work_dir(out).exists()
+
+
+def test_changed_input_refuses(tmp_path, monkeypatch):
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
+    out = tmp_path / "out.mp4"
+    interrupt_at_write(monkeypatch, 5)
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(src, out, settings())
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+    make_clip(src, width=32, height=24, frames=6)
+    with pytest.raises(ResumeError, match="different input file"):
+        restore_video(src, out, settings())
+
+
+def test_ctrl_c_in_the_cli_says_what_was_kept(tmp_path, monkeypatch, capfd):
+    from edvr_cli import cli_restore
+
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
+    monkeypatch.setattr(cli_restore, "RestoreSettings", functools.partial(RestoreSettings, segment_frames=3))
+    interrupt_at_write(monkeypatch, 5)
+    rc = main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", SR, "--device", "cpu", "--resume", "-q"])
+    err = capfd.readouterr().err
+    assert rc == 130 and err.count("\n") == 1
+    assert "interrupted; 3 finished frames" in err and "run the same command again" in err
+
+
+@pytest.mark.slow
+def test_kill_9_mid_run_then_resume(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=9, audio=True)
+    out = tmp_path / "out.mp4"
+    args = ["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "--precision", "fp32", "--tile", "0",
+            "-q", "--resume"]
+    shim = tmp_path / "run.py"  # the CLI with 3-frame segments and a slowed-down network
+    shim.write_text(
+        "import sys, time\n"
+        "from edvr_cli import restorer, cli_restore, pipeline\n"
+        "pipeline.SHORTEST_TAIL = 1\n"
+        "real = restorer.StreamRestorer._quantize\n"
+        "def slow(self, x):\n    time.sleep(float(sys.argv[1]))\n    return real(self, x)\n"
+        "restorer.StreamRestorer._quantize = slow\n"
+        "class Settings(pipeline.RestoreSettings):\n"
+        "    def __init__(self, **kw):\n        super().__init__(segment_frames=3, **kw)\n"
+        "cli_restore.RestoreSettings = Settings\n"
+        "from edvr_cli.cli import main\n"
+        "sys.exit(main(sys.argv[2:]))\n"
+    )
+    work = work_dir(out)
+    proc = subprocess.Popen([sys.executable, str(shim), "0.5", *args], stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 240
+        while time.monotonic() < deadline:
+            manifest = work / "manifest.json"
+            if manifest.exists() and json.loads(manifest.read_text() or "{}").get("segments"):
+                break
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        else:
+            pytest.fail("no segment was finished in time")
+        time.sleep(0.6)  # now inside the next segment
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert not out.exists()
+    done = [s["index"] for s in json.loads((work / "manifest.json").read_text())["segments"]]
+    assert done and len(done) < 3
+    rerun = subprocess.run([sys.executable, str(shim), "0", *args], capture_output=True, text=True, timeout=300)
+    assert rerun.returncode == 0, rerun.stderr
+    assert not work.exists()
+    restore_video(src, tmp_path / "reference.mp4", settings())
+    assert np.array_equal(decoded(out), decoded(tmp_path / "reference.mp4"))
+    assert frame_times(out) == frame_times(src)
+    assert [p for _, p in packets(out, "audio")] == [p for _, p in packets(src, "audio")]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
