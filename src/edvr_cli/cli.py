@@ -58,23 +58,12 @@ def main(args: list[str] | None = None) -> int:
 
 def _register() -> None:
     from .cli_restore import deblur, upscale
+    from .cli_train import compare, eval_command, train
+    from .cli_weights import weights
 
-    cli.add_command(upscale)
-    cli.add_command(deblur)
-    try:
-        from .cli_weights import weights
-    except ImportError:  # pragma: no cover - during development of the zoo
-        pass
-    else:
-        cli.add_command(weights)
-    try:
-        from .cli_train import compare, eval_command, train
-    except ImportError:  # pragma: no cover
-        pass
-    else:
-        cli.add_command(train)
-        cli.add_command(eval_command, name="eval")
-        cli.add_command(compare)
+    for command in (upscale, deblur, weights, train, compare):
+        cli.add_command(command)
+    cli.add_command(eval_command, name="eval")
 
 
 _register()
