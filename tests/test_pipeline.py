@@ -16,7 +16,7 @@ from edvr_cli import load_model
 from edvr_cli.cli import main
 from edvr_cli.errors import EDVRError, ModelKindError, OutputExistsError
 from edvr_cli.pipeline import RestoreSettings, restore_video
-from edvr_cli.reference import quantize8, restore_clip_plain
+from edvr_cli.reference import restore_frames_plain
 from edvr_cli.video import FrameReader
 
 from clips import VFR_PTS_MS, has_encoder, make_clip, packets, truncate, write_image_folder, write_not_video
@@ -44,12 +44,7 @@ def decoded_input(path: Path) -> torch.Tensor:
 
 
 def plain_loop(model, frames: torch.Tensor, padding: str) -> np.ndarray:
-    n, _, h, w = frames.shape
-    m = model.multiple_of
-    hp, wp = -(-h // m) * m, -(-w // m) * m
-    padded = torch.nn.functional.pad(frames, (0, wp - w, 0, hp - h), mode="replicate")
-    out = restore_clip_plain(padded, model, padding)[:, :, : h * model.scale, : w * model.scale]
-    return quantize8(out).permute(0, 2, 3, 1).numpy()
+    return restore_frames_plain(frames, model, padding).numpy()
 
 
 def cli(*args: str) -> int:

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from edvr_cli import load_model
-from edvr_cli.reference import quantize8, restore_clip_plain
+from edvr_cli.reference import restore_frames_plain
 from edvr_cli.restorer import StreamRestorer, auto_tile
 
 from conftest import GOLDEN
@@ -19,12 +19,7 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def _plain(model, frames: torch.Tensor, padding: str) -> np.ndarray:
-    n, _, h, w = frames.shape
-    m = model.multiple_of
-    hp, wp = -(-h // m) * m, -(-w // m) * m
-    padded = torch.nn.functional.pad(frames, (0, wp - w, 0, hp - h), mode="replicate")
-    out = restore_clip_plain(padded, model, padding)[:, :, : h * model.scale, : w * model.scale]
-    return quantize8(out).permute(0, 2, 3, 1).numpy()
+    return restore_frames_plain(frames, model, padding).numpy()
 
 
 def _stream(model, frames: torch.Tensor, **kw) -> np.ndarray:

@@ -28,3 +28,15 @@ def restore_clip_plain(frames: torch.Tensor, model: EDVR, padding: str = "reflec
 def quantize8(x: torch.Tensor) -> torch.Tensor:
     """Upstream quantisation: clamp to [0, 1], ``round(x * 255)``, uint8."""
     return (x.clamp(0, 1) * 255).round().to(torch.uint8)
+
+
+@torch.no_grad()
+def restore_frames_plain(frames: torch.Tensor, model: EDVR, padding: str = "reflection_circle") -> torch.Tensor:
+    """The upstream recipe end to end on any frame size: pad to the model's multiple (replicate),
+    the plain loop, crop to ``scale`` x input, quantise. (n, 3, H, W) -> (n, s*H, s*W, 3) uint8."""
+    n, _, h, w = frames.shape
+    m, s = model.multiple_of, model.scale
+    hp, wp = -(-h // m) * m, -(-w // m) * m
+    padded = torch.nn.functional.pad(frames, (0, wp - w, 0, hp - h), mode="replicate")
+    out = restore_clip_plain(padded, model, padding)[:, :, : h * s, : w * s]
+    return quantize8(out).permute(0, 2, 3, 1)
