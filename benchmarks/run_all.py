@@ -34,12 +34,13 @@ def main(argv: list[str] | None = None) -> None:
 
     bench_dcn.main(["--repeats", "3" if args.quick else "5"] + (["--no-old"] if args.quick else []))
 
-    frames = "16"  # the steady-state window needs 3 batches of 4 plus some
-    bench_pipeline.main(["--frames", frames, "--rounds", "1", "--skip", "memory"])
+    frames = "16" if args.quick else "24"  # the steady-state stretch is n - 3 x batch frames
+    rounds = "1" if args.quick else "2"
+    bench_pipeline.main(["--frames", frames, "--rounds", rounds, "--skip", "memory"])
     if not cuda and torch.get_num_threads() > 1:
         # on a shared CPU, one intra-op thread is often faster for both sides: show both
         threads = torch.get_num_threads()
-        bench_pipeline.main(["--frames", frames, "--rounds", "1", "--skip", "stages,memory", "--threads", "1"])
+        bench_pipeline.main(["--frames", frames, "--rounds", rounds, "--skip", "stages,memory", "--threads", "1"])
         torch.set_num_threads(threads)
     bench_pipeline.main(["--skip", "throughput,stages", "--memory-lengths",
                          "100,300" if args.quick else "100,1000"])

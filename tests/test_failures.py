@@ -33,7 +33,7 @@ SR = str(GOLDEN / "basicsr_sr_tsa.pth")
 
 
 def settings(**kw) -> RestoreSettings:
-    base = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True)
+    base = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True, batch=1)  # failure injection counts forwards
     base.update(kw)
     return RestoreSettings(**base)
 
@@ -83,7 +83,7 @@ def test_disk_full_one_clear_line_and_no_partial_output(tmp_path, monkeypatch, c
     with pytest.raises(OutOfSpaceError, match=r"^no space left on device while writing '.*out\.mp4'$"):
         restore_video(src, out, settings())
     assert visible(tmp_path) == ["in.mp4"]
-    rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "-q"])
+    rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "-q", "--batch", "1"])
     assert rc == 1 and "no space left on device while writing" in one_error_line(capfd)
     assert visible(tmp_path) == ["in.mp4"]
 
@@ -172,7 +172,7 @@ def test_gpu_failure_mid_run(tmp_path, monkeypatch, capfd, exc):
     else:
         assert message.startswith("the GPU failed restoring 'in.mp4' at frame") and "illegal memory access" in message
     assert visible(tmp_path) == ["in.mp4"]
-    rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "-q"])
+    rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "-q", "--batch", "1"])
     assert rc == 1 and "GPU" in one_error_line(capfd)
 
 

@@ -28,7 +28,7 @@ STAGE2 = str(GOLDEN / "original_stage2_hrin.pth")
 
 
 def settings(**kw) -> RestoreSettings:
-    base = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True)
+    base = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True, batch=1)  # failure injection counts forwards
     base.update(kw)
     return RestoreSettings(**base)
 

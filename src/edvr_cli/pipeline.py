@@ -83,7 +83,7 @@ class RestoreSettings:
     tile_overlap: int = 16
     device: str = "auto"
     precision: str | None = None
-    batch: int = 1
+    batch: int | None = None
     codec: str | None = None
     crf: int | None = None
     preset: str | None = None
@@ -92,6 +92,8 @@ class RestoreSettings:
     hf_repo: str | None = None
     quiet: bool = False
     resume: bool | None = None
+    compile: bool = False
+    channels_last: bool | None = None
     segment_frames: int = SEGMENT_FRAMES
 
 
@@ -348,6 +350,7 @@ def explain_failure(exc: BaseException, src: Path, dst: Path, frame: int, kept: 
 
 def _restorers(models: Models, settings: RestoreSettings, out_bits: int, tile: int | None) -> list[StreamRestorer]:
     common = dict(device=models.device, precision=models.precision, tile=tile,
+                  compile=settings.compile, channels_last=settings.channels_last,
                   tile_overlap=settings.tile_overlap, batch=settings.batch)
     if models.stage2 is None:
         return [StreamRestorer(models.stage1.model, models.stage1.padding, out_bits=out_bits, **common)]

@@ -31,9 +31,17 @@ log = logging.getLogger(__name__)
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
-#: Centre frames per forward when ``batch`` is None: bigger operations keep CPU threads and GPUs busy
-#: (on a 2-core CPU, 4 windows per forward run about 1.5x faster than 1); fewer when memory is short.
+#: Centre frames per forward when ``batch`` is None: bigger operations keep several CPU threads and
+#: GPUs busy (on a 2-core CPU, 4 windows per forward run about 1.5x faster than 1 with 2 threads,
+#: about 10% slower with 1 thread); fewer when memory is short.
 AUTO_BATCH = {"cpu": 4, "cuda": 4}
+
+
+def auto_batch(device: torch.device) -> int:
+    """Centre frames per forward for ``batch=None`` (before the memory check of :meth:`StreamRestorer._plan`)."""
+    if device.type == "cpu" and torch.get_num_threads() == 1:
+        return 1
+    return AUTO_BATCH.get(device.type, 1)
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -100,8 +108,8 @@ class StreamRestorer:
         precision: 'fp32', 'fp16' or 'bf16' (autocast for the half types).
         tile: tile edge in input pixels; 0 = whole frame; None = automatic.
         tile_overlap: pixels neighbouring tiles share (input scale).
-        batch: centre frames per forward; None = automatic (:data:`AUTO_BATCH` for the device,
-            1 when that many windows would not fit whole, or after a CUDA out-of-memory error).
+        batch: centre frames per forward; None = automatic (:func:`auto_batch`; 1 when that many
+            windows would not fit whole, or after a CUDA out-of-memory error).
         out_bits: 8 -> uint8 output, 16 -> uint16 (for >8-bit encoding).
         cache_features: reuse each frame's features across windows (same result, less work).
         compile: run the network's two halves through ``torch.compile`` (the first frames pay
@@ -145,7 +153,7 @@ class StreamRestorer:
         self.tile = tile
         self.tile_overlap = max(0, int(tile_overlap))
         self.auto_batch = batch is None
-        self.batch = AUTO_BATCH.get(self.device.type, 1) if batch is None else max(1, int(batch))
+        self.batch = auto_batch(self.device) if batch is None else max(1, int(batch))
         self.out_bits = out_bits
         self.cache_features = cache_features
         if channels_last is None:
