@@ -29,3 +29,14 @@ def _isolated_home(tmp_path_factory, monkeypatch):
     home = tmp_path_factory.mktemp("edvr_home")
     monkeypatch.setenv("EDVR_HOME", str(home))
     monkeypatch.setenv("HF_HOME", str(home / "hf"))
+
+
+@pytest.fixture
+def backend():
+    """``set_dcn_backend``, with the previous choice restored after the test."""
+    from edvr_cli.arch import dcn as dcn_module
+    from edvr_cli.arch import set_dcn_backend
+
+    previous = dcn_module._backend
+    yield set_dcn_backend
+    dcn_module._backend = previous

@@ -338,3 +338,25 @@ def files_under(root) -> list:
 
     root = Path(root)
     return sorted(p for p in root.rglob("*") if p.is_file()) if root.exists() else []
+
+
+def run_in_two_processes(target, args: tuple, timeout: float = 90) -> list:
+    """Start ``target(*args, barrier, results)`` in two spawned processes that begin together;
+    return what each put on ``results`` (empty if they did not answer in time). Both are reaped."""
+    import multiprocessing as mp
+    import queue as queue_module
+
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(2), ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, results)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    try:
+        outcomes = [results.get(timeout=timeout) for _ in procs]
+    except queue_module.Empty:
+        outcomes = []
+    for p in procs:
+        p.join(timeout=30)
+        if p.is_alive():
+            p.kill()
+    return outcomes

@@ -6,8 +6,6 @@ Each ends with one clear line, leaves no partial output, and lets a batch go on 
 from __future__ import annotations
 
 import errno
-import multiprocessing as mp
-import queue
 import subprocess
 import sys
 from pathlib import Path
@@ -27,7 +25,7 @@ from edvr_cli.zoo import Registry, cache, import_model, resolve_model
 
 from clips import make_clip
 from conftest import GOLDEN
-from fakeservers import FakeServer, closed_port_url, fixture_bytes, sha256_hex, tiny_entry
+from fakeservers import FakeServer, closed_port_url, run_in_two_processes, fixture_bytes, sha256_hex, tiny_entry
 
 SR = str(GOLDEN / "basicsr_sr_tsa.pth")
 
@@ -270,25 +268,12 @@ def _resolve_in_child(registry_json: dict, name: str, barrier, results) -> None:
 @pytest.mark.slow
 def test_two_processes_find_the_same_damaged_model(local_network):
     data = fixture_bytes()
-    ctx = mp.get_context("spawn")
     with FakeServer() as server:
         server.file("/m.pth", data, throttle=0.03)
         entry = tiny_entry([{"kind": "url", "url": server.url + "/m.pth"}])
         registry = Registry([entry])
         _damage(resolve_model(entry.name, registry=registry, quiet=True).path)
-        barrier, results = ctx.Barrier(2), ctx.Queue()
-        procs = [ctx.Process(target=_resolve_in_child, args=(registry.to_json(), entry.name, barrier, results))
-                 for _ in range(2)]
-        for p in procs:
-            p.start()
-        try:
-            outcomes = [results.get(timeout=120) for _ in procs]
-        except queue.Empty:
-            outcomes = []
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
+        outcomes = run_in_two_processes(_resolve_in_child, (registry.to_json(), entry.name), timeout=120)
         gets = len(server.gets("/m.pth"))
     assert [o[0] for o in outcomes] == ["ok", "ok"], outcomes
     assert 2 <= gets <= 3  # the first download, then one or two repairs; never a damaged file used

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edvr_cli import load_model, set_dcn_backend
+from edvr_cli import load_model
 from edvr_cli.arch import deform_conv2d_pure, get_dcn_backend, torchvision_ops_available
 from edvr_cli.arch import dcn as dcn_module
 
@@ -13,12 +13,6 @@ from conftest import GOLDEN, golden_cases
 
 CASES = golden_cases()
 
-
-@pytest.fixture
-def backend():
-    previous = dcn_module._backend
-    yield set_dcn_backend
-    dcn_module._backend = previous
 
 
 @pytest.mark.parametrize("be", ["torchvision", "pure"])

@@ -24,12 +24,6 @@ from conftest import GOLDEN, golden_cases
 CASES = golden_cases()
 
 
-@pytest.fixture
-def backend():
-    previous = dcn_module._backend
-    yield set_dcn_backend
-    dcn_module._backend = previous
-
 
 def _dcn_inputs(seed=0, b=2, c=16, h=9, w=11, g=4, cout=8, ho=None, wo=None, spread=3.0):
     gen = torch.Generator().manual_seed(seed)

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
-import queue
 
 from edvr_cli import load_model
 from edvr_cli.zoo import Registry, cache
-from fakeservers import FakeServer, concurrent_download, files_under, fixture_bytes, sha256_hex, tiny_entry
+from fakeservers import FakeServer, concurrent_download, run_in_two_processes, files_under, fixture_bytes, sha256_hex, tiny_entry
 
 
 def test_two_processes_one_model(monkeypatch):
     monkeypatch.setenv("EDVR_DOWNLOAD_TIMEOUT", "10")
     data = fixture_bytes()
-    ctx = mp.get_context("spawn")
     with FakeServer() as server:
         server.file("/m.pth", data, throttle=0.03)  # ~0.6 s per transfer: the two attempts overlap
         entry = tiny_entry([{"kind": "url", "url": server.url + "/m.pth"}])
-        barrier, results = ctx.Barrier(2), ctx.Queue()
-        procs = [
-            ctx.Process(target=concurrent_download, args=(Registry([entry]).to_json(), entry.name, barrier, results))
-            for _ in range(2)
-        ]
-        for p in procs:
-            p.start()
-        try:
-            outcomes = [results.get(timeout=90) for _ in procs]
-        except queue.Empty:
-            outcomes = []
-        for p in procs:
-            p.join(timeout=30)
-            if p.is_alive():
-                p.kill()
+        outcomes = run_in_two_processes(concurrent_download, (Registry([entry]).to_json(), entry.name), timeout=90)
     # normally both connect before either finishes; the lock makes one download, the other waits
     assert 1 <= len(server.gets("/m.pth")) <= 2
     assert [o[0] for o in outcomes] == ["ok", "ok"], outcomes
