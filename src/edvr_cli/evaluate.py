@@ -141,6 +141,17 @@ def _summary(per_clip: dict[str, list[tuple[float, float]]]) -> dict:
     return {"average": {"psnr": float(np.mean([s[0] for s in every])), "ssim": float(np.mean([s[1] for s in every]))}, "clips": clips}
 
 
+def _paired_clips(source: str | Path, gt: str | Path, role: str, noun: str):
+    """(name, source frames, ground-truth frames) for every clip of ``gt``, with equal frame counts."""
+    gt_clips, src_clips = find_clips(gt), find_clips(source)
+    for name in match_clips(src_clips, gt_clips, role):
+        g = load_clip(gt_clips[name])
+        frames = load_clip(src_clips[name if name in src_clips else next(iter(src_clips))])
+        if len(frames) != len(g):
+            raise InputError(f"clip {name}: {len(frames)} {noun} frames but {len(g)} ground-truth frames")
+        yield name, frames, g
+
+
 def evaluate_dirs(pred: str | Path, gt: str | Path, crop_border: int = 0, y_channel: bool = False,
                   border_frames: bool = True, window: int = 5,
                   on_clip: Callable[[str, dict], None] | None = None) -> dict:
@@ -157,13 +168,8 @@ def evaluate_dirs(pred: str | Path, gt: str | Path, crop_border: int = 0, y_chan
     Returns:
         ``{"average": {"psnr", "ssim"}, "clips": {name: {"psnr", "ssim", "frames"}}}``.
     """
-    gt_clips, pred_clips = find_clips(gt), find_clips(pred)
     per_clip = {}
-    for name in match_clips(pred_clips, gt_clips, "prediction"):
-        g = load_clip(gt_clips[name])
-        p = load_clip(pred_clips[name if name in pred_clips else next(iter(pred_clips))])
-        if len(p) != len(g):
-            raise InputError(f"clip {name}: {len(p)} predicted frames but {len(g)} ground-truth frames")
+    for name, p, g in _paired_clips(pred, gt, "prediction", "predicted"):
         per_clip[name] = _score_frames(p, g, _kept(len(g), window, border_frames), crop_border, y_channel)
         if on_clip:
             on_clip(name, _summary({name: per_clip[name]})["clips"][name])
@@ -176,13 +182,8 @@ def evaluate_model(runner: Runner, lq: str | Path, gt: str | Path, crop_border: 
     """Run ``runner`` on the low-res clips in ``lq`` and score against ``gt`` (same result shape as
     :func:`evaluate_dirs`; the window for border frames is the model's). ``save_dir`` keeps the outputs as PNGs.
     """
-    gt_clips, lq_clips = find_clips(gt), find_clips(lq)
     per_clip = {}
-    for name in match_clips(lq_clips, gt_clips, "the low-res input"):
-        g = load_clip(gt_clips[name])
-        src = load_clip(lq_clips[name if name in lq_clips else next(iter(lq_clips))])
-        if len(src) != len(g):
-            raise InputError(f"clip {name}: {len(src)} input frames but {len(g)} ground-truth frames")
+    for name, src, g in _paired_clips(lq, gt, "the low-res input", "input"):
         x = torch.from_numpy(src).permute(0, 3, 1, 2).float() / 255
         y = runner.run(x)
         pred = (y * 255).round().byte().permute(0, 2, 3, 1).numpy()
