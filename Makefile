@@ -22,7 +22,7 @@ test-fast: $(STAMP)
 	$(PY) -m pytest -q -m "not slow"
 
 demo: $(STAMP)
-	$(PY) -m edvr_cli.demo $(DEMO)
+	$(PY) -m edvr_cli.lab.demo $(DEMO)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -18,9 +18,9 @@ import torch
 
 from common import print_header, random_edvr, table
 
-from edvr_cli.arch import dcn as dcn_module
-from edvr_cli.arch import set_dcn_backend, torchvision_ops_available
-from edvr_cli.restorer import StreamRestorer
+from edvr_cli.model.arch import dcn as dcn_module
+from edvr_cli.model.arch import set_dcn_backend, torchvision_ops_available
+from edvr_cli.engine.restorer import StreamRestorer
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:

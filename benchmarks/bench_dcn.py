@@ -12,7 +12,7 @@ import torch
 
 from common import median, print_header, table, time_interleaved
 
-from edvr_cli.arch.dcn import deform_conv2d_pure, deform_conv2d_reference, torchvision_ops_available
+from edvr_cli.model.arch.dcn import deform_conv2d_pure, deform_conv2d_reference, torchvision_ops_available
 
 
 def layer_inputs(b: int, c: int, h: int, w: int, groups: int, seed: int = 0):

@@ -31,10 +31,10 @@ from common import ROOT, machine_line, median, peak_rss_mib, print_header, rando
 sys.path.insert(0, str(ROOT / "tests"))
 from clips import make_clip  # noqa: E402
 
-from edvr_cli.arch import set_dcn_backend, torchvision_ops_available  # noqa: E402
-from edvr_cli.pipeline import LoadedModel, Models, RestoreSettings, restore_video  # noqa: E402
-from edvr_cli.reference import quantize8  # noqa: E402
-from edvr_cli.restorer import StreamRestorer  # noqa: E402
+from edvr_cli.model.arch import set_dcn_backend, torchvision_ops_available  # noqa: E402
+from edvr_cli.jobs.pipeline import LoadedModel, Models, RestoreSettings, restore_video  # noqa: E402
+from reference import quantize8  # noqa: E402
+from edvr_cli.engine.restorer import StreamRestorer  # noqa: E402
 from edvr_cli.video import FrameReader, open_writer, probe, read_frames  # noqa: E402
 
 #: Lossless RGB output, so the pipeline's frames can be compared with the plain loop's exactly.
@@ -82,8 +82,8 @@ class PlainLoop:
 
     @torch.no_grad()
     def __call__(self, c: int) -> None:
-        from edvr_cli.arch.dcn import _backend as previous
-        from edvr_cli.windows import window_indices
+        from edvr_cli.model.arch.dcn import _backend as previous
+        from edvr_cli.engine.windows import window_indices
 
         set_dcn_backend(self.backend)
         try:

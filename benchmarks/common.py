@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
-from edvr_cli.arch import EDVR, EDVRConfig  # noqa: E402
+from edvr_cli.model.arch import EDVR, EDVRConfig  # noqa: E402
 
 #: The published layouts (BasicSR / MMagic): feature width and reconstruction blocks.
 LAYOUTS = {"M": dict(num_feat=64, num_reconstruct_block=10), "L": dict(num_feat=128, num_reconstruct_block=40)}

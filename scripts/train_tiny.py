@@ -20,7 +20,7 @@ from pathlib import Path
 
 import torch
 
-from edvr_cli.demo import HELDOUT_FRAMES, HELDOUT_PHOTOS, HELDOUT_SIZE, heldout_clip, load_photo
+from edvr_cli.lab.demo import HELDOUT_FRAMES, HELDOUT_PHOTOS, HELDOUT_SIZE, heldout_clip, load_photo
 
 # --- the recipe (recorded in src/edvr_cli/weights/edvr-tiny.md) ---------------------------------------
 TRAIN_PHOTOS = [
@@ -37,7 +37,7 @@ TRAIN_ARGS = [
 
 
 def _write_clip(folder: Path, frames: torch.Tensor) -> None:
-    from edvr_cli.train.media import write_frames
+    from edvr_cli.lab.train.media import write_frames
 
     arr = (frames.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
     write_frames(folder, arr)
@@ -45,7 +45,7 @@ def _write_clip(folder: Path, frames: torch.Tensor) -> None:
 
 def prepare(out: Path) -> dict[str, Path]:
     """Export training/validation photos and the held-out clips; returns the folders."""
-    from edvr_cli.train.media import write_image
+    from edvr_cli.lab.train.media import write_image
 
     dirs = {k: out / k for k in ("photos", "val", "heldout")}
     for name in TRAIN_PHOTOS:
@@ -73,7 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--skip-train", action="store_true", help="only prepare data and evaluate --model-out")
     args = parser.parse_args(argv)
 
-    from edvr_cli.cli_train import eval_command, train_command
+    from edvr_cli.cli.lab import eval_command, train_command
 
     torch.set_num_threads(args.threads)
     out = args.out

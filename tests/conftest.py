@@ -34,8 +34,8 @@ def _isolated_home(tmp_path_factory, monkeypatch):
 @pytest.fixture
 def backend():
     """``set_dcn_backend``, with the previous choice restored after the test."""
-    from edvr_cli.arch import dcn as dcn_module
-    from edvr_cli.arch import set_dcn_backend
+    from edvr_cli.model.arch import dcn as dcn_module
+    from edvr_cli.model.arch import set_dcn_backend
 
     previous = dcn_module._backend
     yield set_dcn_backend

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from edvr_cli import EDVRCheckpointError, EDVRConfig, load_model, save_model
-from edvr_cli.arch import EDVR
-from edvr_cli.checkpoint import (
+from edvr_cli.model.arch import EDVR
+from edvr_cli.model.checkpoint import (
     check_state_dict, describe_state_dict, from_canonical, read_metadata, read_state_dict, unwrap_container,
 )
-from edvr_cli.keymap import NAMINGS, detect_naming
+from edvr_cli.model.keymap import NAMINGS, detect_naming
 
 from conftest import FIXTURES, GOLDEN
 

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from edvr_cli.compare import GAP, compose, plan_layout, render_text, split_screen
-from edvr_cli.train.media import iter_clip, read_image, write_frames
+from edvr_cli.lab.compare import GAP, compose, plan_layout, render_text, split_screen
+from edvr_cli.lab.train.media import iter_clip, read_image, write_frames
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +30,7 @@ def test_text_rendering():
 
 
 def test_compare_image_has_the_planned_size(sources, tmp_path):
-    from edvr_cli.cli_train import compare_command
+    from edvr_cli.cli.lab import compare_command
 
     out = tmp_path / "cmp.png"
     res = CliRunner().invoke(compare_command, [*map(str, sources), "-o", str(out), "-l", "input", "-l", "truth",
@@ -55,7 +55,7 @@ def test_compose_auto_crop_and_bad_crop():
 
 
 def test_split_screen_video(sources, tmp_path):
-    from edvr_cli.cli_train import compare_command
+    from edvr_cli.cli.lab import compare_command
 
     out = tmp_path / "cmp.mp4"
     res = CliRunner().invoke(compare_command, [*map(str, sources), "-o", str(out), "--video", "--fps", "10"])

@@ -14,12 +14,14 @@ import av.error
 import pytest
 import torch
 
-from edvr_cli import load_model, pipeline
-from edvr_cli.arch import EDVR
+from edvr_cli import load_model
+
+from edvr_cli.jobs import pipeline
+from edvr_cli.model.arch import EDVR
 from edvr_cli.cli import main
 from edvr_cli.errors import EDVRCheckpointError, InputError
-from edvr_cli.pipeline import DeviceError, OutOfSpaceError, RestoreSettings, restore_video
-from edvr_cli.resume import work_dir
+from edvr_cli.jobs.pipeline import DeviceError, OutOfSpaceError, RestoreSettings, restore_video
+from edvr_cli.jobs.resume import work_dir
 from edvr_cli.video import FrameReader, writer
 from edvr_cli.zoo import Registry, cache, import_model, resolve_model
 
@@ -193,7 +195,7 @@ def test_batch_moves_on_after_disk_and_gpu_failures(tmp_path, monkeypatch, capfd
         return failing_fuse(self, *args, **kw)
 
     monkeypatch.setattr(EDVR, "fuse_and_reconstruct", fuse)
-    import edvr_cli.cli_restore as cli_restore
+    import edvr_cli.cli.restore as cli_restore
 
     real_restore = cli_restore.restore_video
 

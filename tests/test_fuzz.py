@@ -213,7 +213,7 @@ def _alarm(signum, frame):
 
 def input_side(path: Path) -> tuple[int, object]:
     """probe + decode + the pipeline's checks; (frames decoded, info). EDVRError on a refused input."""
-    from edvr_cli.pipeline import check_frame, check_frame_size
+    from edvr_cli.jobs.pipeline import check_frame, check_frame_size
     from edvr_cli.video import FrameReader, probe
 
     info = probe(path)
@@ -247,7 +247,9 @@ def restore_cli(path: Path, out_dir: Path, resume: bool) -> tuple[str, str]:
         if resume:  # three-frame segments: joining them is fuzzed too
             import functools
 
-            from edvr_cli import cli_restore, pipeline
+            from edvr_cli.cli import restore as cli_restore
+
+            from edvr_cli.jobs import pipeline
 
             real, tail = cli_restore.RestoreSettings, pipeline.SHORTEST_TAIL
             cli_restore.RestoreSettings = functools.partial(real, segment_frames=3)
@@ -425,7 +427,7 @@ def _gist(message: str) -> str:
 def test_frame_size_guards():
     import pytest
 
-    from edvr_cli.pipeline import (
+    from edvr_cli.jobs.pipeline import (
         MAX_INPUT_PIXELS, FrameSizeError, check_frame_size, effective_tile, queue_depth,
     )
 
@@ -462,7 +464,7 @@ def test_found_by_fuzzing_one_frame_hevc(tmp_path):
     """x265 leaves the dts of a one- or two-frame stream uninitialised: the writer must not pass it on."""
     from clips import has_encoder, make_clip
     from conftest import GOLDEN
-    from edvr_cli.pipeline import RestoreSettings, restore_video
+    from edvr_cli.jobs.pipeline import RestoreSettings, restore_video
 
     if not has_encoder("libx265"):
         import pytest

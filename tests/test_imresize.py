@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from edvr_cli.imresize import cubic, imresize, resize_matrix
+from edvr_cli.lab.imresize import cubic, imresize, resize_matrix
 
 
 def _reference_resize_1d(signal: np.ndarray, scale: float, antialias: bool = True) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from edvr_cli.metrics import bgr2y, calculate_psnr, calculate_ssim, rgb2y
+from edvr_cli.lab.metrics import bgr2y, calculate_psnr, calculate_ssim, rgb2y
 
 skimage_metrics = pytest.importorskip("skimage.metrics")
 

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from edvr_cli import load_model
-from edvr_cli.arch import deform_conv2d_pure, get_dcn_backend, torchvision_ops_available
-from edvr_cli.arch import dcn as dcn_module
+from edvr_cli.model.arch import deform_conv2d_pure, get_dcn_backend, torchvision_ops_available
+from edvr_cli.model.arch import dcn as dcn_module
 
 from conftest import GOLDEN, golden_cases
 

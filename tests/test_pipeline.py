@@ -15,8 +15,8 @@ import torch
 from edvr_cli import load_model
 from edvr_cli.cli import main
 from edvr_cli.errors import EDVRError, ModelKindError, OutputExistsError
-from edvr_cli.pipeline import RestoreSettings, restore_video
-from edvr_cli.reference import restore_frames_plain
+from edvr_cli.jobs.pipeline import RestoreSettings, restore_video
+from reference import restore_frames_plain
 from edvr_cli.video import FrameReader
 
 from clips import VFR_PTS_MS, has_encoder, make_clip, packets, truncate, write_image_folder, write_not_video
@@ -185,7 +185,7 @@ def test_existing_output_never_replaced_without_overwrite(tmp_path):
 
 
 def test_failure_mid_run_leaves_nothing(tmp_path, monkeypatch):
-    from edvr_cli import restorer
+    from edvr_cli.engine import restorer
 
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=8)
     out = tmp_path / "out.mp4"

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from edvr_cli import load_model
-from edvr_cli.reference import restore_frames_plain
-from edvr_cli.restorer import StreamRestorer, auto_tile
+from reference import restore_frames_plain
+from edvr_cli.engine.restorer import StreamRestorer, auto_tile
 
 from conftest import GOLDEN
 

@@ -15,10 +15,10 @@ import av
 import numpy as np
 import pytest
 
-from edvr_cli import pipeline
+from edvr_cli.jobs import pipeline
 from edvr_cli.cli import main
-from edvr_cli.pipeline import RestoreSettings, restore_video, wants_resume
-from edvr_cli.resume import (
+from edvr_cli.jobs.pipeline import RestoreSettings, restore_video, wants_resume
+from edvr_cli.jobs.resume import (
     RESUME_MIN_FRAMES, OutputBusyError, ResumeError, Segment, WorkFolder, continuous_dts, needed_delay, work_dir,
 )
 from edvr_cli.video import FrameReader
@@ -170,7 +170,7 @@ def test_interrupted_run_continues_after_its_last_segment(tmp_path, monkeypatch)
 
 
 def test_last_segment_takes_a_short_remainder(tmp_path, monkeypatch):
-    from edvr_cli import resume
+    from edvr_cli.jobs import resume
 
     made: list[tuple[int, int]] = []
     real = resume.WorkFolder.commit
@@ -237,7 +237,7 @@ def test_changed_input_refuses(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_in_the_cli_says_what_was_kept(tmp_path, monkeypatch, capfd):
-    from edvr_cli import cli_restore
+    from edvr_cli.cli import restore as cli_restore
 
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
     monkeypatch.setattr(cli_restore, "RestoreSettings", functools.partial(RestoreSettings, segment_frames=3))

@@ -8,16 +8,16 @@ import pytest
 import torch
 
 from edvr_cli import load_model
-from edvr_cli.arch import dcn as dcn_module
-from edvr_cli.arch.dcn import (
+from edvr_cli.model.arch import dcn as dcn_module
+from edvr_cli.model.arch.dcn import (
     deform_conv2d_pure,
     deform_conv2d_reference,
     get_dcn_backend,
     set_dcn_backend,
     torchvision_ops_available,
 )
-from edvr_cli.reference import restore_clip_plain
-from edvr_cli.restorer import StreamRestorer
+from reference import restore_clip_plain
+from edvr_cli.engine.restorer import StreamRestorer
 
 from conftest import GOLDEN, golden_cases
 

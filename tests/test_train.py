@@ -10,10 +10,10 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-from edvr_cli.degrade import Degradation, bicubic_down, still_to_clip
-from edvr_cli.train import ClipSampler, TrainOptions, charbonnier_loss, learning_rate, scan_sources, train
-from edvr_cli.train.data import fixed_samples, step_generator
-from edvr_cli.train.media import write_frames, write_image
+from edvr_cli.lab.degrade import Degradation, bicubic_down, still_to_clip
+from edvr_cli.lab.train import ClipSampler, TrainOptions, charbonnier_loss, learning_rate, scan_sources, train
+from edvr_cli.lab.train.data import fixed_samples, step_generator
+from edvr_cli.lab.train.media import write_frames, write_image
 
 TINY = {"num_feat": 8, "num_frame": 3, "deformable_groups": 2, "num_extract_block": 1, "num_reconstruct_block": 1}
 WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "edvr_cli" / "weights"
@@ -92,7 +92,7 @@ def test_charbonnier_is_smooth_l1():
 def test_training_decreases_the_loss(photos, tmp_path):
     """Fine-tune (--init) a model whose output is off by a colour cast: a few steps must pull the loss down."""
     from edvr_cli import load_model, save_model
-    from edvr_cli.arch import EDVR, EDVRConfig
+    from edvr_cli.model.arch import EDVR, EDVRConfig
 
     torch.manual_seed(0)
     start = EDVR(EDVRConfig(**TINY))
@@ -136,7 +136,7 @@ def test_resume_reproduces_an_uninterrupted_run(photos, tmp_path):
 
 
 def test_train_cli_writes_model_and_log(photos, tmp_path):
-    from edvr_cli.cli_train import train_command
+    from edvr_cli.cli.lab import train_command
 
     out = tmp_path / "cli"
     args = [str(photos), "--out-dir", str(out), "--steps", "2", "--batch-size", "1", "--patch", "8",
@@ -175,12 +175,12 @@ def _check_report(report: dict, frames: int) -> None:
 
 
 def test_eval_pred_dirs_json(eval_clips, tmp_path):
-    from edvr_cli.cli_train import eval_command
+    from edvr_cli.cli.lab import eval_command
 
     pred = tmp_path / "pred"
     for name in ("a", "b"):
         frames = sorted((eval_clips / "gt" / name).iterdir())
-        from edvr_cli.train.media import read_image
+        from edvr_cli.lab.train.media import read_image
 
         noisy = [np.clip(read_image(f).astype(int) + 3, 0, 255).astype(np.uint8) for f in frames]
         write_frames(pred / name, noisy)
@@ -196,8 +196,8 @@ def test_eval_pred_dirs_json(eval_clips, tmp_path):
 
 def test_eval_model_and_baselines(eval_clips, tmp_path):
     from edvr_cli import save_model
-    from edvr_cli.arch import EDVR, EDVRConfig
-    from edvr_cli.cli_train import eval_command
+    from edvr_cli.model.arch import EDVR, EDVRConfig
+    from edvr_cli.cli.lab import eval_command
 
     torch.manual_seed(0)
     path = save_model(EDVR(EDVRConfig(**TINY)), tmp_path / "m.safetensors")
@@ -213,7 +213,7 @@ def test_eval_model_and_baselines(eval_clips, tmp_path):
 
 
 def test_eval_needs_pred_or_model(eval_clips):
-    from edvr_cli.cli_train import eval_command
+    from edvr_cli.cli.lab import eval_command
 
     res = CliRunner().invoke(eval_command, ["--gt", str(eval_clips / "gt")])
     assert res.exit_code != 0
@@ -227,7 +227,7 @@ def test_bundled_edvr_tiny_loads_as_registered():
     assert path.is_file(), "the bundled model is missing"
     assert path.stat().st_size <= 5 * 1024 * 1024
     from edvr_cli import load_model
-    from edvr_cli.train import PRESETS
+    from edvr_cli.lab.train import PRESETS
 
     model = load_model(path)
     assert model.config == PRESETS["tiny"]

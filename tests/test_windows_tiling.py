@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from edvr_cli.tiling import Tile, blend_weights, plan_tiles
-from edvr_cli.windows import PADDINGS, lookahead, window_indices
+from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles
+from edvr_cli.engine.windows import PADDINGS, lookahead, window_indices
 
 
 @pytest.mark.parametrize(

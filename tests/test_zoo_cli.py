@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from conftest import GOLDEN
-from edvr_cli.cli_weights import weights
+from edvr_cli.cli.weights import weights
 from edvr_cli.errors import DownloadError, EDVRError, ModelNotFoundError, OfflineError
 from edvr_cli.zoo import cache, download
 from edvr_cli.zoo import registry as registry_mod

@@ -1,4 +1,4 @@
-"""Environment switches, read at call time in ``edvr_cli.constants``."""
+"""Environment switches, read at call time in ``edvr_cli.env``."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edvr_cli import constants
+from edvr_cli import env as constants
 
 
 def test_edvr_home(monkeypatch, tmp_path):

@@ -10,8 +10,8 @@ Modules: ``registry`` (what is published), ``download`` (sources, resume, verifi
 
 from __future__ import annotations
 
-from .cache import CachedModel
-from .models import (
+from edvr_cli.zoo.cache import CachedModel
+from edvr_cli.zoo.models import (
     FileInfo,
     ImportResult,
     ResolvedModel,
@@ -22,7 +22,7 @@ from .models import (
     remove_model,
     resolve_model,
 )
-from .registry import ModelEntry, Registry, Score, Source, default_registry
+from edvr_cli.zoo.registry import ModelEntry, Registry, Score, Source, default_registry
 
 __all__ = [
     "CachedModel",

@@ -21,8 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .. import __version__, constants
-from .download import sha256_file
+from edvr_cli import __version__
+
+from edvr_cli import env as constants
+from edvr_cli.zoo.download import sha256_file
 
 SUFFIX = ".safetensors"
 
@@ -137,7 +139,7 @@ def install(
     The caller holds ``lock_file(name)``. The file is loaded strictly (so a broken checkpoint raises
     ``EDVRCheckpointError`` and nothing is written), then saved as canonical ``.safetensors``.
     """
-    from ..checkpoint import load_model, save_model
+    from edvr_cli.model.checkpoint import load_model, save_model
 
     src = Path(src)
     model = load_model(src)

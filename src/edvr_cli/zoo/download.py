@@ -31,9 +31,11 @@ from typing import Callable, TypeVar
 
 from filelock import FileLock
 
-from .. import __version__, constants
-from ..errors import ChecksumError, DownloadError, OfflineError
-from .registry import ModelEntry, Source
+from edvr_cli import __version__
+
+from edvr_cli import env as constants
+from edvr_cli.errors import ChecksumError, DownloadError, OfflineError
+from edvr_cli.zoo.registry import ModelEntry, Source
 
 CHUNK_SIZE = 1 << 20
 RETRIES = 3  # consecutive attempts that bring no new bytes before a source is given up

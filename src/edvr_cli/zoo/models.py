@@ -9,10 +9,10 @@ from typing import Any
 
 from filelock import FileLock
 
-from ..errors import DownloadError, EDVRCheckpointError, EDVRError, ModelNotFoundError
-from . import cache
-from .download import Fetched, download_entry, sha256_file, source_label
-from .registry import NAME_PATTERN, ModelEntry, Registry, close_matches, default_registry
+from edvr_cli.errors import DownloadError, EDVRCheckpointError, EDVRError, ModelNotFoundError
+from edvr_cli.zoo import cache
+from edvr_cli.zoo.download import Fetched, download_entry, sha256_file, source_label
+from edvr_cli.zoo.registry import NAME_PATTERN, ModelEntry, Registry, close_matches, default_registry
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
 
@@ -252,7 +252,7 @@ def recognise(path: Path, digest: str, config: dict[str, Any] | None, registry: 
 
 def inspect_file(path: str | os.PathLike, *, registry: Registry | None = None) -> FileInfo:
     """Read a checkpoint file (never running code) and describe it."""
-    from ..checkpoint import describe_state_dict, read_metadata, read_state_dict
+    from edvr_cli.model.checkpoint import describe_state_dict, read_metadata, read_state_dict
 
     path = Path(path).expanduser()
     if not path.is_file():

@@ -39,7 +39,7 @@ def load_photo(name: str) -> np.ndarray:
 
 def heldout_clip(name: str, frames: int = HELDOUT_FRAMES, size: tuple[int, int] = HELDOUT_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
     """``(gt, lq)`` frames ``(t, 3, h, w)`` in [0, 1] (8-bit levels) of the evaluation clip of photo ``name``."""
-    from edvr_cli.degrade import bicubic_down, quantize, still_to_clip
+    from edvr_cli.lab.degrade import bicubic_down, quantize, still_to_clip
 
     img = torch.from_numpy(load_photo(name)).permute(2, 0, 1).float() / 255
     g = torch.Generator().manual_seed(HELDOUT_SEED + sum(map(ord, name)))
@@ -96,11 +96,11 @@ def run_demo(out_dir: str | Path = "demo-output", photo: str = "coffee", frames:
         device: where the network runs.
         quiet: no progress bar from the restoration pipeline.
     """
-    from edvr_cli.compare import compose
-    from edvr_cli.degrade import bicubic_up, bilinear_up
-    from edvr_cli.metrics import calculate_psnr
-    from edvr_cli.pipeline import RestoreSettings, restore_video
-    from edvr_cli.train.media import VideoWriter, iter_clip, write_frames, write_image
+    from edvr_cli.lab.compare import compose
+    from edvr_cli.lab.degrade import bicubic_up, bilinear_up
+    from edvr_cli.lab.metrics import calculate_psnr
+    from edvr_cli.jobs.pipeline import RestoreSettings, restore_video
+    from edvr_cli.lab.train.media import VideoWriter, iter_clip, write_frames, write_image
 
     if photo not in HELDOUT_PHOTOS:
         raise ValueError(f"the demo uses a held-out photograph: {' or '.join(HELDOUT_PHOTOS)}")
@@ -143,7 +143,7 @@ def run_demo(out_dir: str | Path = "demo-output", photo: str = "coffee", frames:
 
 
 def main() -> None:
-    """``python -m edvr_cli.demo [OUT_DIR]``."""
+    """``python -m edvr_cli.lab.demo [OUT_DIR]``."""
     import sys
 
     torch.set_num_threads(1)  # a tiny model: one thread is fast enough and never fights other jobs

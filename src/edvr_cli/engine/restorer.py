@@ -23,9 +23,9 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .arch import EDVR
-from .tiling import Tile, blend_weights, plan_tiles
-from .windows import lookahead, window_indices
+from edvr_cli.model.arch import EDVR
+from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles
+from edvr_cli.engine.windows import lookahead, window_indices
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class StreamRestorer:
 
     Args:
         model: an EDVR network (eval mode) already on ``device``.
-        padding: temporal edge padding (see :func:`edvr_cli.windows.window_indices`).
+        padding: temporal edge padding (see :func:`edvr_cli.engine.windows.window_indices`).
         device: where the network runs.
         precision: 'fp32', 'fp16' or 'bf16' (autocast for the half types).
         tile: tile edge in input pixels; 0 = whole frame; None = automatic.

@@ -20,10 +20,10 @@ from typing import Callable
 
 import torch
 
-from edvr_cli.arch import EDVR, EDVRConfig
-from edvr_cli.degrade import Degradation, bicubic_up, quantize
+from edvr_cli.model.arch import EDVR, EDVRConfig
+from edvr_cli.lab.degrade import Degradation, bicubic_up, quantize
 from edvr_cli.errors import InputError
-from edvr_cli.train.data import ClipSampler, fixed_samples, scan_sources, split_sources, step_generator
+from edvr_cli.lab.train.data import ClipSampler, fixed_samples, scan_sources, split_sources, step_generator
 
 PRESETS: dict[str, EDVRConfig] = {
     # the bundled model: small enough to train on a CPU in well under an hour
@@ -93,8 +93,8 @@ def init_weights(model: EDVR, residual_scale: float = 0.1) -> EDVR:
     of residual blocks are scaled by ``residual_scale`` (BasicSR's choice: blocks start near identity);
     the deformable convs' offset/mask predictors stay at zero (offsets 0, mask 0.5) as upstream.
     """
-    from edvr_cli.arch.blocks import ResidualBlockNoBN
-    from edvr_cli.arch.dcn import DCNv2Pack
+    from edvr_cli.model.arch.blocks import ResidualBlockNoBN
+    from edvr_cli.model.arch.dcn import DCNv2Pack
 
     offset_convs = {id(m.conv_offset) for m in model.modules() if isinstance(m, DCNv2Pack)}
     block_convs = {id(c) for m in model.modules() if isinstance(m, ResidualBlockNoBN) for c in (m.conv1, m.conv2)}
@@ -244,8 +244,8 @@ def train(
         on_step: called with ``(step, loss)`` after every step (tests, custom logging).
     """
     from edvr_cli import load_model, save_model
-    from edvr_cli.arch import dcn as _dcn
-    from edvr_cli.arch import set_dcn_backend
+    from edvr_cli.model.arch import dcn as _dcn
+    from edvr_cli.model.arch import set_dcn_backend
 
     out_dir = Path(opts.out_dir)
     ckpt_dir = out_dir / "checkpoints"

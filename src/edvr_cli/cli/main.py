@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from . import __version__
-from .errors import EDVRError
+from edvr_cli import __version__
+from edvr_cli.errors import EDVRError
 
 
 class _Group(click.Group):
@@ -57,9 +57,9 @@ def main(args: list[str] | None = None) -> int:
 
 
 def _register() -> None:
-    from .cli_restore import deblur, upscale
-    from .cli_train import compare, eval_command, train
-    from .cli_weights import weights
+    from edvr_cli.cli.restore import deblur, upscale
+    from edvr_cli.cli.lab import compare, eval_command, train
+    from edvr_cli.cli.weights import weights
 
     for command in (upscale, deblur, weights, train, compare):
         cli.add_command(command)

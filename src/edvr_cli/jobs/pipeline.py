@@ -4,7 +4,7 @@ Decoding and encoding run on background threads with bounded queues, so memory s
 network never waits for I/O it could overlap with. The output is written under a temporary name and
 renamed into place only when complete. Long inputs (and every file of a batch) are made resumable:
 the output is encoded in segments in a work folder beside it and joined at the end
-(:mod:`edvr_cli.resume`), so an interrupted run continues after its last finished segment.
+(:mod:`edvr_cli.jobs.resume`), so an interrupted run continues after its last finished segment.
 """
 
 from __future__ import annotations
@@ -23,16 +23,16 @@ from pathlib import Path
 
 import torch
 
-from . import __version__
-from .arch import EDVR
-from .checkpoint import load_model
-from .errors import EDVRError, InputError, ModelKindError, OutputExistsError
-from .restorer import StreamRestorer, default_precision, resolve_device
-from .resume import (
+from edvr_cli import __version__
+from edvr_cli.model.arch import EDVR
+from edvr_cli.model.checkpoint import load_model
+from edvr_cli.errors import EDVRError, InputError, ModelKindError, OutputExistsError
+from edvr_cli.engine.restorer import StreamRestorer, default_precision, resolve_device
+from edvr_cli.jobs.resume import (
     RESUME_MIN_FRAMES, SEGMENT_FRAMES, SHORTEST_TAIL, JoinError, Segment, WorkFolder, assemble, input_identity,
     work_dir,
 )
-from .windows import PADDINGS, lookahead
+from edvr_cli.engine.windows import PADDINGS, lookahead
 
 DEFAULT_MODELS = {"upscale": "EDVR_L_x4_SR_REDS", "deblur": "EDVR_L_deblur_REDS"}
 TASK_SCALE = {"upscale": 4, "deblur": 1}
@@ -70,7 +70,7 @@ class RestoreSettings:
         hf_repo: Hugging Face mirror to download published weights from.
         quiet: no progress output.
         resume: make the output resumable (segments in a work folder beside it); None = when the
-            input has more than :data:`~edvr_cli.resume.RESUME_MIN_FRAMES` frames (or an unknown
+            input has more than :data:`~edvr_cli.jobs.resume.RESUME_MIN_FRAMES` frames (or an unknown
             count), or an unfinished run of this output is waiting.
         segment_frames: frames per segment of a resumable run.
     """
@@ -110,7 +110,7 @@ class LoadedModel:
     @cached_property
     def sha256(self) -> str | None:
         """SHA-256 of the file the weights came from (what a resumable run records)."""
-        from .zoo.download import sha256_file
+        from edvr_cli.zoo.download import sha256_file
 
         return sha256_file(self.path) if self.path is not None else None
 
@@ -151,7 +151,7 @@ def _published_padding(resolved_entry, scale: int) -> str:
 
 
 def _load_one(spec: str, settings: RestoreSettings, device: torch.device) -> LoadedModel:
-    from .zoo import resolve_model
+    from edvr_cli.zoo import resolve_model
 
     resolved = resolve_model(spec, hf_repo=settings.hf_repo, quiet=settings.quiet)
     model = load_model(resolved.path, device=device)
@@ -392,9 +392,9 @@ def restore_video(
         EDVRError: with a one-line message for every expected failure: unusable input
             (:class:`InputError`, :class:`FrameSizeError`), existing output, a full disk
             (:class:`OutOfSpaceError`), a failing GPU (:class:`DeviceError`), a work folder made
-            with other arguments (:class:`~edvr_cli.resume.ResumeError`) ...
+            with other arguments (:class:`~edvr_cli.jobs.resume.ResumeError`) ...
     """
-    from .video import probe
+    from edvr_cli.video import probe
 
     settings = settings or RestoreSettings()
     src, dst = Path(input_path), Path(output_path)
@@ -576,7 +576,7 @@ class _Job:
         raise exc
 
     def _open_writer(self, path: Path, **extra):
-        from .video import open_writer
+        from edvr_cli.video import open_writer
 
         s, info, scale = self.settings, self.info, self.models.scale
         return open_writer(path, info, info.width * scale, info.height * scale, codec=s.codec, crf=s.crf,
@@ -585,7 +585,7 @@ class _Job:
     # -- a plain run -------------------------------------------------------------------------------
     def run_plain(self) -> int:
         """Everything in one pass into a temporary output, renamed into place at the end."""
-        from .video import FrameReader, atomic_output
+        from edvr_cli.video import FrameReader, atomic_output
 
         try:
             with atomic_output(self.dst, self.settings.overwrite) as tmp, \
@@ -638,8 +638,8 @@ class _Job:
     # -- a resumable run ---------------------------------------------------------------------------
     def run_resumable(self) -> int:
         """Segments in the work folder (continuing an earlier attempt), then joined into the output."""
-        from .video import is_frame_folder_output
-        from .video.atomic import _move_into_place
+        from edvr_cli.video import is_frame_folder_output
+        from edvr_cli.video.atomic import _move_into_place
 
         work = WorkFolder(self.dst, self._run_record(), frames_output=is_frame_folder_output(self.dst))
         work.open(fresh=self.settings.overwrite)
@@ -663,7 +663,7 @@ class _Job:
 
     def _run_record(self) -> dict:
         """What a resumable run's output depends on; a work folder made for another record is not continued."""
-        from .video import is_frame_folder_output
+        from edvr_cli.video import is_frame_folder_output
 
         s, m = self.settings, self.models
         return {
@@ -696,7 +696,7 @@ class _Job:
         after it and output its frames only, with windows on clip indices, so a segment is the same
         whether it is made in a first run or a later one.
         """
-        from .video import FrameReader
+        from edvr_cli.video import FrameReader
 
         n = max(1, int(self.settings.segment_frames))
         first_segment = len(work.segments)
@@ -853,7 +853,7 @@ class BatchItem:
 
 def plan_batch(input_dir: Path, output_dir: Path, recursive: bool) -> list[tuple[Path, Path]]:
     """(input, output) pairs: every video in ``input_dir``, each keeping its name (and relative path)."""
-    from .video import list_videos
+    from edvr_cli.video import list_videos
 
     pairs = []
     for video in list_videos(input_dir, recursive=recursive):
@@ -866,7 +866,7 @@ def plan_batch(input_dir: Path, output_dir: Path, recursive: bool) -> list[tuple
 
 def input_kind(path: Path) -> str:
     """'video', 'sequence' (a folder of images) or 'batch' (a folder of videos)."""
-    from .video import list_images, list_videos
+    from edvr_cli.video import list_images, list_videos
 
     if not path.exists():
         raise InputError(f"input '{path}' does not exist")

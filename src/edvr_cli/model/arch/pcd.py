@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import lrelu, upsample2x
-from .dcn import DCNv2Pack
+from edvr_cli.model.arch.blocks import lrelu, upsample2x
+from edvr_cli.model.arch.dcn import DCNv2Pack
 
 
 class PCDAlignment(nn.Module):

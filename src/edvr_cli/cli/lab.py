@@ -82,7 +82,7 @@ def train_command(data, out_dir, model_out, preset, num_feat, num_frame, deforma
     Stills become clips through a random smooth camera motion; inputs are made by x4 bicubic
     downsampling (plus optional blur and compression). Deterministic with --seed, resumable.
     """
-    from edvr_cli.train import PRESETS, TrainOptions, train
+    from edvr_cli.lab.train import PRESETS, TrainOptions, train
 
     model = PRESETS[preset].to_dict()
     overrides = {
@@ -100,7 +100,7 @@ def train_command(data, out_dir, model_out, preset, num_feat, num_frame, deforma
         motion={} if max_speed is None else {"max_speed": max_speed}, detail_candidates=detail_bias,
     )
     try:
-        from edvr_cli.arch import EDVRConfig
+        from edvr_cli.model.arch import EDVRConfig
 
         EDVRConfig.from_dict(model)
         result = train(opts, resume=resume, model_out=model_out, quiet=quiet)
@@ -145,7 +145,7 @@ def eval_command(gt, pred, model, lq, crop_border, y_channel, border_frames, win
 
     Either score existing results (--pred DIR --gt DIR) or run a model (--model NAME --lq DIR --gt DIR).
     """
-    from edvr_cli.evaluate import evaluate_dirs, evaluate_model, model_runner
+    from edvr_cli.lab.evaluate import evaluate_dirs, evaluate_model, model_runner
 
     if (pred is None) == (model is None):
         raise click.UsageError("give either --pred, or --model with --lq")
@@ -206,7 +206,7 @@ def compare_command(sources, out, labels, frame, crops, panel_width, video, fps,
     By default writes one labelled image: each source's chosen frame in full, plus zoomed crops.
     With --video, writes a split-screen video (one vertical strip per source).
     """
-    from edvr_cli.compare import compare_image, compare_video
+    from edvr_cli.lab.compare import compare_image, compare_video
 
     if out.exists() and not overwrite:
         raise click.ClickException(f"output '{out}' already exists; pass --overwrite to replace it")

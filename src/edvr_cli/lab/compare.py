@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from edvr_cli.errors import InputError
-from edvr_cli.train.media import VideoWriter, is_video, iter_clip, read_frame, write_image
+from edvr_cli.lab.train.media import VideoWriter, is_video, iter_clip, read_frame, write_image
 
 # ------------------------------------------------------------------------------------------ bitmap font
 

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import torch
 
-from .arch import EDVR, EDVRConfig
-from .errors import EDVRCheckpointError
-from .keymap import detect_naming, from_canonical_keys, to_canonical_keys
+from edvr_cli.model.arch import EDVR, EDVRConfig
+from edvr_cli.errors import EDVRCheckpointError
+from edvr_cli.model.keymap import detect_naming, from_canonical_keys, to_canonical_keys
 
 StateDict = dict[str, torch.Tensor]
 FORMAT_TAG = "edvr-cli"

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from edvr_cli.imresize import imresize
+from edvr_cli.lab.imresize import imresize
 
 
 def quantize(frames: torch.Tensor) -> torch.Tensor:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .blocks import ResidualBlockNoBN, lrelu, upsample2x
+from edvr_cli.model.arch.blocks import ResidualBlockNoBN, lrelu, upsample2x
 
 
 class PredeblurModule(nn.Module):

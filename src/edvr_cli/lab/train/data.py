@@ -3,7 +3,7 @@
 Layout of a data folder (mixed freely):
 
 * image files directly inside it: each one is a **still photo**, turned into a clip by a random smooth
-  camera path (:func:`edvr_cli.degrade.still_to_clip`);
+  camera path (:func:`edvr_cli.lab.degrade.still_to_clip`);
 * sub-folders of images: each is an **image sequence** (one clip);
 * video files: each is a clip (its first ``max_frames`` frames are decoded and kept in memory).
 
@@ -19,9 +19,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edvr_cli.degrade import Degradation, still_to_clip
+from edvr_cli.lab.degrade import Degradation, still_to_clip
 from edvr_cli.errors import InputError
-from edvr_cli.train.media import is_image, is_video, iter_clip, list_images, natural_key
+from edvr_cli.lab.train.media import is_image, is_video, iter_clip, list_images, natural_key
 
 
 @dataclass
@@ -83,7 +83,7 @@ class ClipSampler:
         patch: input (low-res) patch size; a multiple of 4 (16 with ``hr_in``).
         degradation: how targets become inputs (scale, blur, compression).
         augment: random horizontal / vertical flips and transposition.
-        motion: keyword arguments of :func:`edvr_cli.degrade.random_camera_path` for stills.
+        motion: keyword arguments of :func:`edvr_cli.lab.degrade.random_camera_path` for stills.
         detail_candidates: stills: keep the most detailed of this many random crops (1: uniform).
     """
 

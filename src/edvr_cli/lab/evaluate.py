@@ -20,8 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from edvr_cli.errors import InputError
-from edvr_cli.metrics import calculate_psnr, calculate_ssim
-from edvr_cli.train.media import is_video, iter_clip, list_images, natural_key, write_frames
+from edvr_cli.lab.metrics import calculate_psnr, calculate_ssim
+from edvr_cli.lab.train.media import is_video, iter_clip, list_images, natural_key, write_frames
 
 BASELINES = ("bicubic", "bilinear")
 
@@ -72,7 +72,7 @@ class Runner:
 
 
 def baseline_runner(name: str, scale: int = 4) -> Runner:
-    from edvr_cli.degrade import bicubic_up, bilinear_up
+    from edvr_cli.lab.degrade import bicubic_up, bilinear_up
 
     fn = {"bicubic": bicubic_up, "bilinear": bilinear_up}[name]
     return Runner(name, scale, 1, lambda lq: fn(lq, scale))
@@ -85,7 +85,7 @@ def restore_clip(model, lq: torch.Tensor, padding: str = "reflection_circle", ba
 
     Frames are padded (reflect) to the model's size multiple and the output cropped back.
     """
-    from edvr_cli.windows import window_indices
+    from edvr_cli.engine.windows import window_indices
 
     t, _, h, w = lq.shape
     m = model.multiple_of

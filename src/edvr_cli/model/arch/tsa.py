@@ -6,7 +6,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .blocks import lrelu, upsample2x
+from edvr_cli.model.arch.blocks import lrelu, upsample2x
 
 
 class TSAFusion(nn.Module):

@@ -9,10 +9,10 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .blocks import lrelu, make_layer
-from .pcd import PCDAlignment
-from .predeblur import PredeblurModule
-from .tsa import TSAFusion
+from edvr_cli.model.arch.blocks import lrelu, make_layer
+from edvr_cli.model.arch.pcd import PCDAlignment
+from edvr_cli.model.arch.predeblur import PredeblurModule
+from edvr_cli.model.arch.tsa import TSAFusion
 
 
 @dataclass(frozen=True)

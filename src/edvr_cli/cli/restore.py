@@ -8,14 +8,14 @@ from pathlib import Path
 import click
 from rich.table import Table
 
-from .errors import EDVRError, InputError
-from .pipeline import (
+from edvr_cli.errors import EDVRError, InputError
+from edvr_cli.jobs.pipeline import (
     DEFAULT_MODELS, BatchItem, RestoreSettings, input_kind, load_models, plan_batch, restore_video,
 )
-from .progress import echo_err, frame_progress, stderr_console
-from .restorer import PRECISIONS
-from .resume import RESUME_MIN_FRAMES, peek, work_dir
-from .windows import PADDINGS
+from edvr_cli.cli.progress import echo_err, frame_progress, stderr_console
+from edvr_cli.engine.restorer import PRECISIONS
+from edvr_cli.jobs.resume import RESUME_MIN_FRAMES, peek, work_dir
+from edvr_cli.engine.windows import PADDINGS
 
 
 def _tile(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int | None:

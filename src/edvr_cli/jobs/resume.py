@@ -30,7 +30,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from .errors import EDVRError
+from edvr_cli.errors import EDVRError
 
 #: Inputs with more frames than this (or an unknown count) are made resumable unless told otherwise.
 RESUME_MIN_FRAMES = 3000
@@ -102,7 +102,7 @@ def input_identity(path: Path) -> dict[str, Any]:
     """What tells a changed input apart: resolved path, size and modification time (of every image)."""
     path = Path(path)
     if path.is_dir():
-        from .video import list_images
+        from edvr_cli.video import list_images
 
         files = list_images(path)
         stats = [f.stat() for f in files]
@@ -428,7 +428,7 @@ def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
     import av
     import av.error
 
-    from .video.writer import _StreamCopier
+    from edvr_cli.video.writer import _StreamCopier
 
     paths = [work.path / work.name(s.index) for s in work.segments]
     try:

@@ -11,9 +11,9 @@ from typing import Any
 
 import click
 
-from .errors import DownloadError, EDVRError, OfflineError
-from .zoo import cache
-from .zoo.models import (
+from edvr_cli.errors import DownloadError, EDVRError, OfflineError
+from edvr_cli.zoo import cache
+from edvr_cli.zoo.models import (
     describe_sources,
     download_model,
     import_model,
@@ -21,7 +21,7 @@ from .zoo.models import (
     model_path,
     remove_model,
 )
-from .zoo.registry import ModelEntry, default_registry
+from edvr_cli.zoo.registry import ModelEntry, default_registry
 
 
 def _human_size(n: int | float | None, approx: bool = False) -> str:
