@@ -8,7 +8,8 @@ import sys
 import click
 
 from edvr_cli import __version__
-from edvr_cli.errors import EDVRError
+from edvr_cli.errors import EDVRError, Interrupted, first_line
+from edvr_cli.guard import signals
 
 
 class _Group(click.Group):
@@ -22,14 +23,25 @@ class _Group(click.Group):
         except EDVRError as exc:
             click.echo(f"edvr: error: {exc}", err=True)
             raise click.exceptions.Exit(1) from None
-        except KeyboardInterrupt:
-            click.echo("edvr: interrupted", err=True)
-            raise click.exceptions.Exit(130) from None
+        except KeyboardInterrupt as exc:
+            raise click.exceptions.Exit(_interrupted(exc)) from None
         except Exception as exc:  # a bug or an unforeseen failure: still one line, traceback on request
             if os.environ.get("EDVR_DEBUG"):
                 raise
-            click.echo(f"edvr: error: {type(exc).__name__}: {exc} (set EDVR_DEBUG=1 for a traceback)", err=True)
+            click.echo(f"edvr: error: {type(exc).__name__}: {first_line(exc)} (set EDVR_DEBUG=1 for a traceback)",
+                       err=True)
             raise click.exceptions.Exit(2) from None
+
+
+def _interrupted(exc: BaseException) -> int:
+    """Say which signal stopped the run; the exit status is 128 + its number (130 for Ctrl-C)."""
+    code = exc.exit_code if isinstance(exc, Interrupted) else 130
+    name = str(exc) if isinstance(exc, Interrupted) else "SIGINT"
+    try:
+        click.echo(f"edvr: interrupted ({name}); temporary files removed", err=True)
+    except (OSError, ValueError):  # stderr gone (a closed terminal)
+        pass
+    return code
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,15 +51,20 @@ def cli() -> None:
 
 
 def main(args: list[str] | None = None) -> int:
-    """Console entry point: usage errors, like all others, end with one line on stderr."""
+    """Console entry point: usage errors, like all others, end with one line on stderr.
+
+    SIGINT, SIGTERM and SIGHUP are routed to cleanup from the first moment on (exit 130/143/129).
+    """
     try:
+        signals.install()
         rc = cli.main(args=args, prog_name="edvr", standalone_mode=False)
         return rc if isinstance(rc, int) else 0
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.exceptions.Abort:
-        click.echo("edvr: interrupted", err=True)
-        return 130
+        return _interrupted(KeyboardInterrupt())
+    except KeyboardInterrupt as exc:  # during start-up or argument parsing
+        return _interrupted(exc)
     except click.ClickException as exc:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:

@@ -13,7 +13,7 @@ from edvr_cli.jobs.pipeline import (
     DEFAULT_MODELS, BatchItem, RestoreSettings, input_kind, load_models, plan_batch, restore_video,
 )
 from edvr_cli.cli.progress import echo_err, frame_progress, stderr_console
-from edvr_cli.engine.restorer import PRECISIONS
+from edvr_cli.engine.names import PRECISION_NAMES
 from edvr_cli.jobs.resume import RESUME_MIN_FRAMES, peek, work_dir
 from edvr_cli.engine.windows import PADDINGS
 
@@ -48,7 +48,7 @@ def restore_options(task: str):
             click.option("--tile-overlap", default=16, show_default=True, type=click.IntRange(0),
                          help="Pixels shared by neighbouring tiles (input scale)."),
             click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda|cuda:N|mps"),
-            click.option("--precision", type=click.Choice(list(PRECISIONS)), default=None,
+            click.option("--precision", type=click.Choice(list(PRECISION_NAMES)), default=None,
                          help="[default: fp16 on CUDA, fp32 on CPU]"),
             click.option("--batch", default=None, type=click.IntRange(1),
                          help="Centre frames per forward pass [default: auto: 4 on CUDA and multi-threaded CPU]."),

@@ -23,47 +23,12 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from edvr_cli.engine.device import PRECISIONS, auto_batch
 from edvr_cli.model.arch import EDVR
 from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles
 from edvr_cli.engine.windows import lookahead, window_indices
 
 log = logging.getLogger(__name__)
-
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-
-#: Centre frames per forward when ``batch`` is None: bigger operations keep several CPU threads and
-#: GPUs busy (on a 2-core CPU, 4 windows per forward run about 1.5x faster than 1 with 2 threads,
-#: about 10% slower with 1 thread); fewer when memory is short.
-AUTO_BATCH = {"cpu": 4, "cuda": 4}
-
-
-def auto_batch(device: torch.device) -> int:
-    """Centre frames per forward for ``batch=None`` (before the memory check of :meth:`StreamRestorer._plan`)."""
-    if device.type == "cpu" and torch.get_num_threads() == 1:
-        return 1
-    return AUTO_BATCH.get(device.type, 1)
-
-
-def resolve_device(name: str = "auto") -> torch.device:
-    """'auto' -> cuda if available, else mps, else cpu; anything else as torch understands it."""
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    device = torch.device(name)
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda was asked for, but no CUDA device is available")
-    if device.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
-        raise ValueError("--device mps was asked for, but MPS is not available")
-    return device
-
-
-def default_precision(device: torch.device) -> str:
-    """fp16 on CUDA, fp32 elsewhere."""
-    return "fp16" if device.type == "cuda" else "fp32"
-
 
 def auto_tile(height: int, width: int, model: EDVR, device: torch.device, dtype_bytes: int = 4,
               windows: int = 1) -> int:

@@ -38,6 +38,12 @@ def window_indices(center: int, num_frames: int, window: int = 5, padding: str =
     return out
 
 
+def published_padding(with_predeblur: bool) -> str:
+    """The temporal padding the published models were tested with: ``replicate`` for the models with
+    a pre-deblur module (SRblur, deblur, deblurcomp and their stage 2), ``reflection_circle`` for sharp SR."""
+    return "replicate" if with_predeblur else "reflection_circle"
+
+
 def lookahead(window: int) -> int:
     """How many frames past the centre any padding mode may need (before the clip's end is known)."""
     return 2 * (window // 2)

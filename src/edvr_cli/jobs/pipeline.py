@@ -27,7 +27,8 @@ from edvr_cli import __version__
 from edvr_cli.model.arch import EDVR
 from edvr_cli.model.checkpoint import load_model
 from edvr_cli.errors import EDVRError, InputError, ModelKindError, OutputExistsError
-from edvr_cli.engine.restorer import StreamRestorer, default_precision, resolve_device
+from edvr_cli.engine.device import default_precision, resolve_device
+from edvr_cli.engine.restorer import StreamRestorer
 from edvr_cli.jobs.resume import (
     RESUME_MIN_FRAMES, SEGMENT_FRAMES, SHORTEST_TAIL, JoinError, Segment, WorkFolder, assemble, input_identity,
     work_dir,

@@ -1,0 +1,1 @@
+"""Your files are safe: the one output guard, signal handling, and input path checks."""

@@ -1,0 +1,288 @@
+"""The output guard: every file or folder edvr writes goes through here.
+
+Rules (the README's "Your files are safe"):
+
+* Work is written to a short hidden sibling (``.edvr-tmp-<id>-<pid>-<rand><ext>``, valid for any
+  target name up to NAME_MAX) and renamed onto the target only when complete; a failure or a
+  signal removes it.
+* An existing target is replaced only with ``overwrite``. An existing *empty* folder counts as free.
+* Never, even with ``overwrite``: a device, FIFO or socket; one of the command's own inputs (or the
+  same file under another name); a folder that contains an input; a folder holding anything edvr did
+  not write there (the message names it). Replacing an old frame folder removes only edvr's files.
+* Temporaries left by a killed run (its process is gone) are removed by the next run on the same target.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+import re
+import secrets
+import shutil
+import stat
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from edvr_cli.errors import OutputError, OutputExistsError
+from edvr_cli.guard.signals import signals_deferred
+
+TEMP_MARKER = ".edvr-tmp-"
+#: Files edvr writes into a frame folder.
+FRAME_FILE = re.compile(r"^\d{8}\.png$")
+_TEMP = re.compile(r"^\.edvr-tmp-(?P<id>[0-9a-f]{8})-(?P<pid>\d+)-[0-9a-f]{4}")
+_SUFFIX_MAX = 16
+
+Owned = Callable[[str], bool]
+
+
+def is_frame_file(name: str) -> bool:
+    """Whether a file name is one edvr gives frames in a folder output (``00000000.png``)."""
+    return FRAME_FILE.match(name) is not None
+
+
+def _target_id(target: Path) -> str:
+    return hashlib.sha1(os.fsencode(target.name)).hexdigest()[:8]
+
+
+def temporary_sibling(target: Path) -> Path:
+    """A short hidden name beside ``target`` keeping its extension (so the muxer picks the container)."""
+    suffix = target.suffix if len(target.suffix) <= _SUFFIX_MAX else ""
+    return target.with_name(f"{TEMP_MARKER}{_target_id(target)}-{os.getpid()}-{secrets.token_hex(2)}{suffix}")
+
+
+def is_temporary(name: str) -> bool:
+    """Whether a file name is one of the guard's temporaries."""
+    return _TEMP.match(name) is not None
+
+
+def _alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True
+    return True
+
+
+def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
+    """Remove temporaries of ``target`` whose process is gone (left by SIGKILL or a power cut)."""
+    target = Path(target)
+    wanted = _target_id(target)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(target.parent if str(target.parent) else "."))
+    except OSError:
+        return removed
+    for entry in entries:
+        m = _TEMP.match(entry.name)
+        if m is None or m["id"] != wanted or _alive(int(m["pid"])):
+            continue
+        path = Path(entry.path)
+        remove_path(path)
+        removed.append(path)
+    return removed
+
+
+def remove_path(path: Path) -> None:
+    """Remove a file, link or folder tree that edvr made; missing is fine."""
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
+    except FileNotFoundError:
+        pass
+
+
+def _kind(mode: int) -> str | None:
+    """What a special file is, in words; None for regular files and folders."""
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO (named pipe)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return None
+
+
+def _same_file(a: os.stat_result, b: os.stat_result) -> bool:
+    return (a.st_dev, a.st_ino) == (b.st_dev, b.st_ino)
+
+
+def _inside(child: Path, parent: Path) -> bool:
+    try:
+        child.relative_to(parent)
+    except ValueError:
+        return False
+    return True
+
+
+def _foreign_entries(folder: Path, owned: Owned) -> list[str]:
+    return sorted(e.name for e in os.scandir(folder) if not owned(e.name) and not is_temporary(e.name))
+
+
+def check_output(
+    target: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
+    folder: bool = False,
+    owned: Owned = is_frame_file,
+) -> Path:
+    """Refuse a target the guard will not write (before any work); returns it as a Path.
+
+    Args:
+        target: the output file or folder.
+        overwrite: whether an existing target may be replaced.
+        inputs: the command's inputs; the target may be none of them and contain none of them.
+        folder: whether the output is a folder (then ``owned`` names the entries edvr wrote).
+        owned: for folder outputs, which entry names edvr itself writes.
+
+    Raises:
+        OutputError: a device/FIFO/socket, an input, a folder with an input or other people's files.
+        OutputExistsError: the target exists and ``overwrite`` is false.
+    """
+    if not str(target).strip():
+        raise OutputError("the output path is empty")
+    path = Path(target)
+    resolved = path.resolve()
+    try:
+        st: os.stat_result | None = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except NotADirectoryError:
+        raise OutputError(f"cannot write '{path}': a part of its path is a file, not a folder") from None
+    except OSError as exc:
+        raise OutputError(f"cannot write '{path}': {exc.strerror or exc}") from None
+    if st is not None:
+        kind = _kind(st.st_mode)
+        if kind is not None:
+            raise OutputError(f"'{path}' is {kind}; edvr writes only regular files and folders")
+    for item in inputs:
+        if not str(item).strip():
+            continue
+        source = Path(item)
+        src_resolved = source.resolve()
+        same = src_resolved == resolved
+        if not same and st is not None:
+            try:
+                same = _same_file(os.stat(source), st)
+            except OSError:
+                same = False
+        if same:
+            raise OutputError(f"the output '{path}' is the input '{source}'; choose another output")
+        if st is not None and stat.S_ISDIR(st.st_mode) and _inside(src_resolved, resolved):
+            raise OutputError(f"the output folder '{path}' contains the input '{source}'; choose another output")
+    if st is None:
+        return path
+    if stat.S_ISDIR(st.st_mode):
+        if not folder:
+            raise OutputError(f"'{path}' is a folder; give a file name with a video extension "
+                              "(or a folder name for PNG frames)")
+        foreign = _foreign_entries(path, owned)
+        if foreign:
+            shown = ", ".join(f"'{n}'" for n in foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise OutputError(f"the output folder '{path}' holds files edvr did not write ({shown}); "
+                              "choose an empty or new folder")
+        if not any(True for _ in os.scandir(path)):
+            return path  # an empty folder: nothing to lose
+    elif folder:
+        raise OutputError(f"'{path}' is a file, but frame output needs a folder; choose a new folder name")
+    if not overwrite:
+        raise OutputExistsError(f"output '{path}' already exists; pass --overwrite to replace it")
+    return path
+
+
+def move_into_place(temp: Path, target: Path, *, overwrite: bool, inputs: Iterable[str | os.PathLike] = (),
+                    folder: bool = False, owned: Owned = is_frame_file) -> None:
+    """Rename a finished temporary onto ``target`` under the guard's rules (checked again now)."""
+    check_output(target, overwrite=overwrite, inputs=inputs, folder=folder, owned=owned)
+    with signals_deferred():
+        if not (target.exists() or target.is_symlink()):
+            os.replace(temp, target)
+            return
+        if not target.is_dir() or target.is_symlink():
+            os.replace(temp, target)  # a file onto a file: atomic on POSIX
+            return
+        # A folder holding only edvr's files: park it, move the new one in, then delete edvr's files.
+        parked = temporary_sibling(target)
+        os.replace(target, parked)
+        try:
+            os.replace(temp, target)
+        except BaseException:
+            os.replace(parked, target)
+            raise
+        for entry in os.scandir(parked):
+            if owned(entry.name) and not entry.is_dir(follow_symlinks=False):
+                os.unlink(entry.path)
+        try:
+            os.rmdir(parked)
+        except OSError:  # something appeared in it meanwhile: keep it, never lose a file
+            os.replace(parked, target.with_name(f"{target.name}.previous-{secrets.token_hex(2)}"))
+
+
+def describe_os_error(exc: OSError, target: Path) -> str:
+    """One line for a failure to create or write an output, naming the real path and what to do."""
+    where = target if target.parent.exists() else target.parent
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"cannot write '{where}': permission denied (or read-only); choose an output folder you can write"
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return f"no space left on device while writing '{target}'"
+    if exc.errno == errno.ENAMETOOLONG:
+        return f"the output name '{target.name}' is too long for the file system"
+    return f"cannot write '{target}': {exc.strerror or exc}"
+
+
+@contextmanager
+def guarded_output(
+    target: str | os.PathLike,
+    *,
+    overwrite: bool = False,
+    inputs: Iterable[str | os.PathLike] = (),
+    folder: bool = False,
+    owned: Owned = is_frame_file,
+) -> Iterator[Path]:
+    """Yield a temporary sibling to write; rename it onto ``target`` only if the block succeeds.
+
+    Any exception or signal removes the temporary and leaves an existing target untouched. For a
+    folder the temporary folder is created here; for a file only the name is reserved.
+
+    Raises:
+        OutputError, OutputExistsError: see :func:`check_output` (checked before and after the work).
+    """
+    inputs = list(inputs)
+    path = check_output(target, overwrite=overwrite, inputs=inputs, folder=folder, owned=owned)
+    remove_stale_temporaries(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp = temporary_sibling(path)
+        if folder:
+            temp.mkdir()
+    except OSError as exc:
+        raise OutputError(describe_os_error(exc, path)) from None
+    try:
+        yield temp
+        if not (temp.exists() or temp.is_symlink()):
+            raise OutputError(f"nothing was written for '{path}'")
+        move_into_place(temp, path, overwrite=overwrite, inputs=inputs, folder=folder, owned=owned)
+    except BaseException:
+        with signals_deferred():
+            remove_path(temp)
+        raise
+
+
+def write_file(target: str | os.PathLike, data: bytes | str, *, overwrite: bool = False,
+               inputs: Iterable[str | os.PathLike] = ()) -> Path:
+    """Write a small file (JSON, text) through the guard."""
+    payload = data.encode() if isinstance(data, str) else data
+    with guarded_output(target, overwrite=overwrite, inputs=inputs) as temp:
+        with open(temp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(target)

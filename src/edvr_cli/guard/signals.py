@@ -1,0 +1,42 @@
+"""Signals: SIGINT, SIGTERM and SIGHUP unwind the program like Ctrl-C, so every cleanup runs.
+
+:func:`install` makes each of them raise :class:`~edvr_cli.errors.Interrupted` in the main thread;
+:func:`signals_deferred` holds them back during a rename or a cleanup that must not be cut short.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from types import FrameType
+
+from edvr_cli.errors import Interrupted
+
+HANDLED = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
+
+
+def _raise(signum: int, frame: FrameType | None) -> None:
+    raise Interrupted(signum)
+
+
+def install() -> None:
+    """Route SIGINT, SIGTERM and SIGHUP to :class:`Interrupted` (main thread only; elsewhere a no-op)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    for sig in HANDLED:
+        signal.signal(sig, _raise)
+
+
+@contextmanager
+def signals_deferred() -> Iterator[None]:
+    """Block the handled signals inside the block; one that arrived meanwhile is raised after it."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
