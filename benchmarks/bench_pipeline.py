@@ -32,7 +32,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 from clips import make_clip  # noqa: E402
 
 from edvr_cli.model.arch import set_dcn_backend, torchvision_ops_available  # noqa: E402
-from edvr_cli.jobs.pipeline import LoadedModel, Models, RestoreSettings, restore_video  # noqa: E402
+from edvr_cli.jobs.models import LoadedModel, Models  # noqa: E402
+from edvr_cli.jobs.run import restore_video  # noqa: E402
+from edvr_cli.jobs.settings import RestoreSettings  # noqa: E402
 from reference import quantize8  # noqa: E402
 from edvr_cli.engine.restorer import StreamRestorer  # noqa: E402
 from edvr_cli.video import FrameReader, open_writer, probe, read_frames  # noqa: E402

@@ -16,12 +16,14 @@ import torch
 
 from edvr_cli import load_model
 
-from edvr_cli.jobs import pipeline
+from edvr_cli.jobs import segments
 from edvr_cli.model.arch import EDVR
 from edvr_cli.cli import main
 from edvr_cli.errors import EDVRCheckpointError, InputError
-from edvr_cli.jobs.pipeline import DeviceError, OutOfSpaceError, RestoreSettings, restore_video
-from edvr_cli.jobs.resume import work_dir
+from edvr_cli.errors import DeviceError, OutOfSpaceError
+from edvr_cli.jobs.run import restore_video
+from edvr_cli.jobs.settings import RestoreSettings
+from edvr_cli.jobs.workfolder import work_dir
 from edvr_cli.video import FrameReader, writer
 from edvr_cli.zoo import Registry, cache, import_model, resolve_model
 
@@ -89,7 +91,7 @@ def test_disk_full_one_clear_line_and_no_partial_output(tmp_path, monkeypatch, c
 
 
 def test_disk_full_in_a_resumable_run_keeps_finished_segments(tmp_path, monkeypatch):
-    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)  # two segments of a five-frame clip
+    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)  # two segments of a five-frame clip
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
     out = tmp_path / "out.mp4"
     fail_on_call(monkeypatch, writer.VideoWriter, "write", 4, enospc("os"))
@@ -98,7 +100,7 @@ def test_disk_full_in_a_resumable_run_keeps_finished_segments(tmp_path, monkeypa
     assert not out.exists()
     assert visible(work_dir(out)) == ["lock", "manifest.json", "seg-000000.mp4"]  # the half segment is gone
     monkeypatch.undo()
-    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
     progress: list[int] = []
     restore_video(src, out, settings(resume=True, segment_frames=3), on_progress=lambda d, t: progress.append(d))
     assert progress == [4, 5] and visible(tmp_path) == ["in.mp4", "out.mp4"]
@@ -195,15 +197,15 @@ def test_batch_moves_on_after_disk_and_gpu_failures(tmp_path, monkeypatch, capfd
         return failing_fuse(self, *args, **kw)
 
     monkeypatch.setattr(EDVR, "fuse_and_reconstruct", fuse)
-    import edvr_cli.cli.restore as cli_restore
+    import edvr_cli.jobs.run as run_module
 
-    real_restore = cli_restore.restore_video
+    real_restore = run_module.restore_video
 
     def tracking(src, dst, *args, **kw):
         state["file"] = Path(src).name
         return real_restore(src, dst, *args, **kw)
 
-    monkeypatch.setattr(cli_restore, "restore_video", tracking)
+    monkeypatch.setattr(run_module, "restore_video", tracking)
     rc = main(["upscale", str(videos), str(out), "--model", SR, "--device", "cpu", "--tile", "0"])
     err = capfd.readouterr().err
     assert rc == 1

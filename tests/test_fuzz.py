@@ -213,7 +213,7 @@ def _alarm(signum, frame):
 
 def input_side(path: Path) -> tuple[int, object]:
     """probe + decode + the pipeline's checks; (frames decoded, info). EDVRError on a refused input."""
-    from edvr_cli.jobs.pipeline import check_frame, check_frame_size
+    from edvr_cli.jobs.limits import check_frame, check_frame_size
     from edvr_cli.video import FrameReader, probe
 
     info = probe(path)
@@ -249,13 +249,13 @@ def restore_cli(path: Path, out_dir: Path, resume: bool) -> tuple[str, str]:
 
             from edvr_cli.cli import restore as cli_restore
 
-            from edvr_cli.jobs import pipeline
+            from edvr_cli.jobs import segments
 
-            real, tail = cli_restore.RestoreSettings, pipeline.SHORTEST_TAIL
+            real, tail = cli_restore.RestoreSettings, segments.SHORTEST_TAIL
             cli_restore.RestoreSettings = functools.partial(real, segment_frames=3)
-            pipeline.SHORTEST_TAIL = 3
+            segments.SHORTEST_TAIL = 3
             stack.callback(setattr, cli_restore, "RestoreSettings", real)
-            stack.callback(setattr, pipeline, "SHORTEST_TAIL", tail)
+            stack.callback(setattr, segments, "SHORTEST_TAIL", tail)
         stack.enter_context(contextlib.redirect_stderr(err))
         stack.enter_context(contextlib.redirect_stdout(err))
         rc = main(args)
@@ -427,9 +427,8 @@ def _gist(message: str) -> str:
 def test_frame_size_guards():
     import pytest
 
-    from edvr_cli.jobs.pipeline import (
-        MAX_INPUT_PIXELS, FrameSizeError, check_frame_size, effective_tile, queue_depth,
-    )
+    from edvr_cli.errors import FrameSizeError
+    from edvr_cli.jobs.limits import MAX_INPUT_PIXELS, check_frame_size, effective_tile, queue_depth
 
     check_frame_size(3840, 2160, 4)  # 4K upscaled to 16K: allowed (tiled)
     check_frame_size(7680, 4320, 1)  # 8K deblurred: allowed
@@ -464,7 +463,8 @@ def test_found_by_fuzzing_one_frame_hevc(tmp_path):
     """x265 leaves the dts of a one- or two-frame stream uninitialised: the writer must not pass it on."""
     from clips import has_encoder, make_clip
     from conftest import GOLDEN
-    from edvr_cli.jobs.pipeline import RestoreSettings, restore_video
+    from edvr_cli.jobs.run import restore_video
+    from edvr_cli.jobs.settings import RestoreSettings
 
     if not has_encoder("libx265"):
         import pytest

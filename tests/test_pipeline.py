@@ -15,7 +15,8 @@ import torch
 from edvr_cli import load_model
 from edvr_cli.cli import main
 from edvr_cli.errors import EDVRError, ModelKindError, OutputExistsError
-from edvr_cli.jobs.pipeline import RestoreSettings, restore_video
+from edvr_cli.jobs.run import restore_video
+from edvr_cli.jobs.settings import RestoreSettings
 from reference import restore_frames_plain
 from edvr_cli.video import FrameReader
 

@@ -15,12 +15,13 @@ import av
 import numpy as np
 import pytest
 
-from edvr_cli.jobs import pipeline
+from edvr_cli.jobs import segments, workfolder
 from edvr_cli.cli import main
-from edvr_cli.jobs.pipeline import RestoreSettings, restore_video, wants_resume
-from edvr_cli.jobs.resume import (
-    RESUME_MIN_FRAMES, OutputBusyError, ResumeError, Segment, WorkFolder, continuous_dts, needed_delay, work_dir,
-)
+from edvr_cli.errors import OutputBusyError, ResumeError
+from edvr_cli.jobs.join import continuous_dts, needed_delay
+from edvr_cli.jobs.run import restore_video, wants_resume
+from edvr_cli.jobs.settings import RestoreSettings
+from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, Segment, WorkFolder, work_dir
 from edvr_cli.video import FrameReader
 
 from clips import VFR_PTS_MS, frame_times, make_clip, packets
@@ -44,7 +45,7 @@ def decoded(path: Path) -> np.ndarray:
 @pytest.fixture(autouse=True)
 def _short_tails(monkeypatch):
     """Tiny clips, tiny segments: a last segment of one frame is allowed here (not in real runs)."""
-    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
 
 
 def interrupt_at_write(monkeypatch, n: int) -> None:
@@ -150,7 +151,7 @@ def test_interrupted_run_continues_after_its_last_segment(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         restore_video(src, out, settings())
     monkeypatch.undo()
-    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
     work = work_dir(out)
     assert not out.exists()
     assert sorted(p.name for p in work.iterdir()) == ["lock", "manifest.json", "seg-000000.mkv", "seg-000001.mkv"]
@@ -170,17 +171,17 @@ def test_interrupted_run_continues_after_its_last_segment(tmp_path, monkeypatch)
 
 
 def test_last_segment_takes_a_short_remainder(tmp_path, monkeypatch):
-    from edvr_cli.jobs import resume
+    from edvr_cli.jobs import workfolder
 
     made: list[tuple[int, int]] = []
-    real = resume.WorkFolder.commit
+    real = workfolder.WorkFolder.commit
 
     def commit(self, segment):
         made.append((segment.first, segment.frames))
         real(self, segment)
 
-    monkeypatch.setattr(resume.WorkFolder, "commit", commit)
-    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 3)
+    monkeypatch.setattr(workfolder.WorkFolder, "commit", commit)
+    monkeypatch.setattr(segments, "SHORTEST_TAIL", 3)
     src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=8)
     progress: list[int] = []
     run(src, tmp_path / "out", progress)
@@ -210,7 +211,7 @@ def test_other_arguments_refuse_to_mix_and_overwrite_starts_afresh(tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         restore_video(src, out, settings())
     monkeypatch.undo()
-    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
     with pytest.raises(ResumeError, match=r"different --crf.*--overwrite"):
         restore_video(src, out, settings(crf=30))
     rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "--tile", "0", "-q", "--resume",
@@ -230,7 +231,7 @@ def test_changed_input_refuses(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         restore_video(src, out, settings())
     monkeypatch.undo()
-    monkeypatch.setattr(pipeline, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
     make_clip(src, width=32, height=24, frames=6)
     with pytest.raises(ResumeError, match="different input file"):
         restore_video(src, out, settings())
@@ -257,12 +258,14 @@ def test_kill_9_mid_run_then_resume(tmp_path):
     shim = tmp_path / "run.py"  # the CLI with 3-frame segments and a slowed-down network
     shim.write_text(
         "import sys, time\n"
-        "from edvr_cli import restorer, cli_restore, pipeline\n"
-        "pipeline.SHORTEST_TAIL = 1\n"
+        "from edvr_cli.engine import restorer\n"
+        "from edvr_cli.cli import restore as cli_restore\n"
+        "from edvr_cli.jobs import segments, settings\n"
+        "segments.SHORTEST_TAIL = 1\n"
         "real = restorer.StreamRestorer._quantize\n"
         "def slow(self, x):\n    time.sleep(float(sys.argv[1]))\n    return real(self, x)\n"
         "restorer.StreamRestorer._quantize = slow\n"
-        "class Settings(pipeline.RestoreSettings):\n"
+        "class Settings(settings.RestoreSettings):\n"
         "    def __init__(self, **kw):\n        super().__init__(segment_frames=3, **kw)\n"
         "cli_restore.RestoreSettings = Settings\n"
         "from edvr_cli.cli import main\n"

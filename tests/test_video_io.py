@@ -23,12 +23,12 @@ from clips import (
     write_image_folder,
     write_not_video,
 )
-from edvr_cli.errors import EDVRError, InputError, OutputExistsError
+from edvr_cli.guard.output import guarded_output
+from edvr_cli.errors import OutputError, EDVRError, InputError, OutputExistsError
 from edvr_cli.video import (
     FrameReader,
     ImageSequenceWriter,
     VideoWriter,
-    atomic_output,
     choose_encoder,
     is_frame_folder_output,
     is_video_file,
@@ -427,43 +427,49 @@ def test_writer_rejects_wrong_shape_and_dtype(tmp_path):
         VideoWriter(tmp_path / "out.unknownext", info, 64, 48)
 
 
-# -- atomic output --------------------------------------------------------------------------------
+# -- the output guard around a writer ----------------------------------------------------------------
 
 
-def test_atomic_output_refuses_existing_and_replaces_with_overwrite(tmp_path):
+def test_guarded_output_refuses_existing_and_replaces_with_overwrite(tmp_path):
     target = tmp_path / "out.mp4"
     target.write_bytes(b"old")
     with pytest.raises(OutputExistsError):
-        with atomic_output(target, overwrite=False):
+        with guarded_output(target, overwrite=False):
             pass  # pragma: no cover
-    with atomic_output(target, overwrite=True) as tmp:
-        assert tmp.parent == tmp_path and tmp.name.startswith(".out.mp4.edvr-tmp-") and tmp.suffix == ".mp4"
+    assert target.read_bytes() == b"old"
+    with guarded_output(target, overwrite=True) as tmp:
+        assert tmp.parent == tmp_path and tmp.name.startswith(".edvr-tmp-") and tmp.suffix == ".mp4"
         tmp.write_bytes(b"new")
     assert target.read_bytes() == b"new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
 
 
 @pytest.mark.parametrize("error", [RuntimeError, KeyboardInterrupt])
-def test_atomic_output_cleans_up_on_any_exception(tmp_path, error):
+def test_guarded_output_cleans_up_on_any_exception(tmp_path, error):
     src = make_clip(tmp_path / "in.mp4", frames=4, audio=True)
     info = probe(src)
     with pytest.raises(error):
-        with atomic_output(tmp_path / "out.mp4") as tmp, open_writer(tmp, info, 64, 48) as writer:
+        with guarded_output(tmp_path / "out.mp4") as tmp, open_writer(tmp, info, 64, 48) as writer:
             writer.write(np.zeros((48, 64, 3), np.uint8), 0)
             raise error()
     with pytest.raises(error):
-        with atomic_output(tmp_path / "frames") as tmp, open_writer(tmp, info, 64, 48) as writer:
+        with guarded_output(tmp_path / "frames", folder=True) as tmp, open_writer(tmp, info, 64, 48) as writer:
             writer.write(np.zeros((48, 64, 3), np.uint8), 0)
             raise error()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 
 
-def test_atomic_output_folder_replaces_folder(tmp_path):
+def test_guarded_output_replaces_only_an_edvr_frame_folder(tmp_path):
     target = tmp_path / "frames"
     target.mkdir()
-    (target / "stale.png").write_bytes(b"x")
-    with atomic_output(target, overwrite=True) as tmp:
+    (target / "00000005.png").write_bytes(b"x")
+    with guarded_output(target, overwrite=True, folder=True) as tmp:
         assert tmp.is_dir()
         (tmp / "00000000.png").write_bytes(b"y")
     assert [p.name for p in target.iterdir()] == ["00000000.png"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+    (target / "notes.txt").write_bytes(b"mine")
+    with pytest.raises(OutputError, match="notes.txt"):
+        with guarded_output(target, overwrite=True, folder=True):
+            pass  # pragma: no cover
+    assert (target / "notes.txt").read_bytes() == b"mine"

@@ -49,6 +49,18 @@ class OfflineError(DownloadError):
     """A download was needed while offline (no network, or EDVR_OFFLINE=1)."""
 
 
+class CachedModelChangedError(ChecksumError, EDVRCheckpointError):
+    """A cached model's bytes no longer have the SHA-256 recorded when it was cached (refused, not loaded)."""
+
+
+class ModelCacheError(EDVRError):
+    """The model cache folder (EDVR_HOME) cannot be created or written."""
+
+
+class ModelNameTakenError(EDVRError):
+    """Another model (or another import running now) already holds the name; --force replaces it."""
+
+
 # -- inputs, outputs, options --------------------------------------------------------------------------
 
 class UsageError(EDVRError):

@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import click
+from rich.progress import TaskID
 from rich.table import Table
 
-from edvr_cli.errors import EDVRError, InputError
-from edvr_cli.jobs.pipeline import (
-    DEFAULT_MODELS, BatchItem, RestoreSettings, input_kind, load_models, plan_batch, restore_video,
-)
 from edvr_cli.cli.progress import echo_err, frame_progress, stderr_console
 from edvr_cli.engine.names import PRECISION_NAMES
-from edvr_cli.jobs.resume import RESUME_MIN_FRAMES, peek, work_dir
 from edvr_cli.engine.windows import PADDINGS
+from edvr_cli.errors import EDVRError
+from edvr_cli.jobs.settings import DEFAULT_MODELS, BatchItem, RestoreSettings
+from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, peek, work_dir
 
 
 def _tile(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int | None:
@@ -90,13 +91,15 @@ def _resume_hint(output: Path):
         raise click.exceptions.Exit(130) from None
 
 
-def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **opts) -> None:
+def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **opts: Any) -> None:
     """Parse-free core of both commands: one input, an image sequence, or a batch."""
+    from edvr_cli.jobs.batch import input_kind, restore_batch
+    from edvr_cli.jobs.models import load_models
+    from edvr_cli.jobs.run import restore_video
+
     settings = RestoreSettings(task=task, **opts)
     kind = input_kind(input_path)
     quiet = settings.quiet
-    if kind == "batch" and settings.resume is None:
-        settings.resume = True  # every file of a batch survives an interruption
 
     def warn(message: str) -> None:
         echo_err(f"edvr: warning: {message}")
@@ -117,43 +120,34 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
                      f"{result.fps:.2f} fps)")
         return
 
-    if output_path.exists() and not output_path.is_dir():
-        raise InputError(f"a folder of videos needs a folder as OUTPUT; '{output_path}' is a file")
-    pairs = plan_batch(input_path, output_path, recursive)
-    models = load_models(settings)
-    items: list[BatchItem] = []
     with frame_progress(quiet) as progress:
-        overall = progress.add_task("files", total=len(pairs))
-        for src, dst in pairs:
-            if dst.exists() and not settings.overwrite:
-                items.append(BatchItem(src, dst, "skipped", "output exists (use --overwrite)"))
-                progress.advance(overall)
-                continue
-            bar = progress.add_task(src.name, total=None)
+        overall = progress.add_task("files", total=None)
+        bars: dict[Path, TaskID] = {}
 
-            def advance(done: int, total: int | None, bar=bar) -> None:
-                progress.update(bar, completed=done, total=total if total and total >= done else None)
+        def start(src: Path, dst: Path) -> None:
+            bars[src] = progress.add_task(str(src.relative_to(input_path)), total=None)
 
-            try:
-                with _resume_hint(dst):
-                    result = restore_video(src, dst, settings, models=models, on_progress=advance,
-                                           on_warning=lambda m, name=src.name: warn(f"{name}: {m}"))
-                items.append(BatchItem(src, dst, "done", "; ".join(result.warnings), result.frames, result.seconds))
-            except EDVRError as exc:
-                items.append(BatchItem(src, dst, "failed", str(exc)))
-                echo_err(f"edvr: {src.name}: failed: {exc}")
-            except (OSError, RuntimeError, ValueError, MemoryError) as exc:
-                items.append(BatchItem(src, dst, "failed", f"{type(exc).__name__}: {exc}"))
-                echo_err(f"edvr: {src.name}: failed: {type(exc).__name__}: {exc}")
-            progress.remove_task(bar)
+        def advance_file(src: Path, done: int, total: int | None) -> None:
+            progress.update(bars[src], completed=done, total=total if total and total >= done else None)
+
+        def done(item: BatchItem) -> None:
+            if item.status == "failed":
+                echo_err(f"edvr: {item.input.relative_to(input_path)}: failed: {item.message}")
+            bar = bars.pop(item.input, None)
+            if bar is not None:
+                progress.remove_task(bar)
             progress.advance(overall)
-    _summary(items, quiet)
+
+        with _resume_hint(output_path):
+            items = restore_batch(input_path, output_path, settings, recursive=recursive, on_start=start,
+                                  on_progress=advance_file, on_done=done, on_warning=warn)
+    _summary(items, input_path, quiet)
     failed = [i for i in items if i.status == "failed"]
     if failed:
         raise EDVRError(f"{len(failed)} of {len(items)} file(s) failed")
 
 
-def _summary(items: list[BatchItem], quiet: bool) -> None:
+def _summary(items: list[BatchItem], root: Path, quiet: bool) -> None:
     console = stderr_console()
     if quiet:
         return
@@ -163,7 +157,7 @@ def _summary(items: list[BatchItem], quiet: bool) -> None:
     style = {"done": "green", "skipped": "yellow", "failed": "red"}
     for i in items:
         fps = f"{i.frames / i.seconds:.2f}" if i.seconds > 0 else ""
-        table.add_row(str(i.input.name), f"[{style[i.status]}]{i.status}[/]", str(i.frames or ""), fps, i.message)
+        table.add_row(str(i.input.relative_to(root)), f"[{style[i.status]}]{i.status}[/]", str(i.frames or ""), fps, i.message)
     console.print(table)
     counts = {s: sum(1 for i in items if i.status == s) for s in ("done", "skipped", "failed")}
     console.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")

@@ -10,15 +10,14 @@ Public API::
     open_writer(path, info, width, height, *, codec=None, crf=None, preset=None, pix_fmt=None,
                 copy_streams=True, on_warning=None) -> VideoWriter | ImageSequenceWriter
     writer.write(rgb: uint8 | uint16 (H, W, 3), pts=None, time_base=None); writer.warnings
-    atomic_output(path, overwrite=False) -> context manager yielding a temporary path
 
     natural_sort_key(name), is_video_file(path), list_videos(folder, recursive=False),
     is_frame_folder_output(path)
 
-Typical use::
+Typical use (the output guard is :func:`edvr_cli.guard.output.guarded_output`)::
 
     info = probe(src)
-    with atomic_output(dst, overwrite) as tmp, FrameReader(src, info) as reader, \\
+    with guarded_output(dst, overwrite=overwrite, inputs=[src]) as tmp, FrameReader(src, info) as reader, \\
             open_writer(tmp, info, 4 * info.width, 4 * info.height) as writer:
         for frame in reader:
             writer.write(quantise(restore(frame.rgb)), frame.pts, frame.time_base)
@@ -53,7 +52,6 @@ Known limits (FFmpeg/PyAV 18, reported as warnings where they apply):
 
 from __future__ import annotations
 
-from edvr_cli.video.atomic import atomic_output
 from edvr_cli.video.colour import ColorInfo
 from edvr_cli.video.encoder import EncoderSettings, choose_encoder
 from edvr_cli.video.paths import (
@@ -81,7 +79,6 @@ __all__ = [
     "ImageSequenceWriter",
     "VideoInfo",
     "VideoWriter",
-    "atomic_output",
     "choose_encoder",
     "is_frame_folder_output",
     "is_image_file",

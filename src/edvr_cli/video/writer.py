@@ -109,7 +109,7 @@ class VideoWriter(_WarningSink):
         self._last_pts: int | None = None
         self._warned_pts = False
         self._reformatter = VideoReformatter()
-        self._copier: _StreamCopier | None = None
+        self._copier: StreamCopier | None = None
         try:
             self._out = av.open(str(self.path), "w")
         except (ValueError, av.error.FFmpegError) as e:
@@ -127,7 +127,7 @@ class VideoWriter(_WarningSink):
         try:
             self.settings = self._add_video_stream(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
             if copy_streams and not info.is_image_sequence:
-                self._copier = _StreamCopier(info, self._out, self.warn)
+                self._copier = StreamCopier(info, self._out, self.warn)
             try:  # write the header now, so a container that refuses the streams fails early
                 self._out.start_encoding()
             except (av.error.FFmpegError, ValueError) as e:
@@ -267,7 +267,7 @@ class VideoWriter(_WarningSink):
             self.abort()
 
 
-class _StreamCopier:
+class StreamCopier:
     """Copies the source's audio and subtitle packets into the output, interleaved with the video.
 
     A second demuxer reads the source; :meth:`mux_until` muxes packets up to a time, so only
@@ -437,7 +437,7 @@ class ImageSequenceWriter(_WarningSink):
         """Nothing to flush; present for parity with :class:`VideoWriter`."""
 
     def abort(self) -> None:
-        """Nothing to undo here; :func:`~edvr_cli.video.atomic.atomic_output` removes the folder."""
+        """Nothing to undo here; :func:`~edvr_cli.guard.output.guarded_output` removes the folder."""
 
     def __enter__(self) -> ImageSequenceWriter:
         return self
@@ -454,7 +454,7 @@ def open_writer(
     ``options`` are :class:`VideoWriter`'s keyword arguments (``codec, crf, preset, pix_fmt,
     copy_streams, on_warning``). The choice follows
     :func:`~edvr_cli.video.paths.is_frame_folder_output`, so the temporary path from
-    :func:`~edvr_cli.video.atomic.atomic_output` (same extension, or an existing folder) works.
+    :func:`~edvr_cli.guard.output.guarded_output` (same extension, or an existing folder) works.
     """
     if is_frame_folder_output(output_path):
         return ImageSequenceWriter(output_path, info, width, height, **options)

@@ -1,4 +1,4 @@
-"""Resumable runs: the output made as segments in a work folder beside it, then joined by remuxing.
+"""The work folder of a segmented run: lock, manifest, finished segments (joined by :mod:`edvr_cli.jobs.join`).
 
 The work folder of ``out.mp4`` is hidden beside it::
 
@@ -21,16 +21,14 @@ assembly is a folder of hard links to their frames. The folder is removed when t
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import shutil
-from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edvr_cli.errors import EDVRError
+from edvr_cli.errors import OutputBusyError, ResumeError
+from edvr_cli.guard.output import remove_path
 
 #: Inputs with more frames than this (or an unknown count) are made resumable unless told otherwise.
 RESUME_MIN_FRAMES = 3000
@@ -43,26 +41,6 @@ WORK_SUFFIX = ".edvr-work"
 MANIFEST = "manifest.json"
 FORMAT = "edvr-cli resumable run"
 VERSION = 1
-
-WarningCallback = Callable[[str], None]
-
-
-class ResumeError(EDVRError):
-    """A work folder that cannot be continued: made with other arguments, another input, or damaged."""
-
-
-class OutputBusyError(EDVRError):
-    """Another process is working on the same output."""
-
-
-class JoinError(ResumeError):
-    """The finished segments cannot be joined into one file (the output must be made in one pass)."""
-
-    def __init__(self, work: WorkFolder, cause: BaseException) -> None:
-        reason = (str(cause) or type(cause).__name__).splitlines()[0]
-        super().__init__(f"cannot join the segments of '{work.output.name}' ({reason}); "
-                         "rerun with --no-resume to make it in one pass")
-
 
 def work_dir(output: str | os.PathLike) -> Path:
     """``out.mp4 -> .out.mp4.edvr-work`` in the same folder."""
@@ -162,16 +140,6 @@ def _fsync_tree(path: Path) -> None:
         _fsync_dir(path)
 
 
-def _remove(path: Path) -> None:
-    if path.is_dir() and not path.is_symlink():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-
-
 class WorkFolder:
     """The work folder of one output: its lock, its manifest and the segments finished so far.
 
@@ -188,7 +156,8 @@ class WorkFolder:
         self.suffix = "" if frames_output else self.output.suffix
         self.segments: list[Segment] = []
         self.finished = False
-        self._lock = None
+        self.placed: dict[str, int] | None = None
+        self._lock: Any = None
 
     # -- opening ----------------------------------------------------------------------------------
     def open(self, fresh: bool = False) -> WorkFolder:
@@ -232,7 +201,7 @@ class WorkFolder:
         keep = {"lock", MANIFEST} | {segment_name(s.index, self.suffix) for s in self.segments}
         for entry in self.path.iterdir():  # parts, an assembly, anything not recorded
             if entry.name not in keep:
-                _remove(entry)
+                remove_path(entry)
         self._write_manifest()
 
     def _read_manifest(self) -> dict[str, Any] | None:
@@ -284,6 +253,12 @@ class WorkFolder:
         self.segments.append(segment)
         self._write_manifest()
 
+    def record_assembly(self, final: Path) -> None:
+        """Note the finished output's identity before it is renamed into place (see :func:`remove_if_placed`)."""
+        st = os.stat(final)
+        self.placed = {"dev": st.st_dev, "ino": st.st_ino}
+        self._write_manifest()
+
     def finish(self) -> None:
         """Record that every frame is in a segment (a rerun goes straight to assembling)."""
         self.finished = True
@@ -295,7 +270,7 @@ class WorkFolder:
         if self.path.is_dir():
             for entry in self.path.iterdir():
                 if entry.name not in keep:
-                    _remove(entry)
+                    remove_path(entry)
 
     def _write_manifest(self) -> None:
         data = {
@@ -305,6 +280,7 @@ class WorkFolder:
             "run": self.run,
             "segments": [asdict(s) for s in self.segments],
             "finished": self.finished,
+            "assembly": self.placed,
         }
         file = self.path / MANIFEST
         tmp = self.path / f".{MANIFEST}.tmp"
@@ -325,13 +301,38 @@ class WorkFolder:
     def remove(self) -> None:
         """Delete the folder (after the output is in place)."""
         self.close()
-        shutil.rmtree(self.path, ignore_errors=True)
+        remove_path(self.path)
 
     def __enter__(self) -> WorkFolder:
         return self
 
     def __exit__(self, *exc_info) -> None:
         self.close()
+
+
+def remove_if_placed(output: str | os.PathLike) -> bool:
+    """Remove the work folder of an output that is already in place (a run killed after its final rename)."""
+    folder = work_dir(output)
+    try:
+        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        placed = data.get("assembly")
+        st = os.stat(output)
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not isinstance(placed, dict) or (st.st_dev, st.st_ino) != (placed.get("dev"), placed.get("ino")):
+        return False
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(folder / "lock"), timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        return False  # a live run holds it
+    try:
+        remove_path(folder)
+    finally:
+        lock.release()
+    return True
 
 
 def peek(output: str | os.PathLike) -> tuple[int, int] | None:
@@ -344,135 +345,3 @@ def peek(output: str | os.PathLike) -> tuple[int, int] | None:
         return None
 
 
-# -- assembly -------------------------------------------------------------------------------------------
-
-def continuous_dts(pts: list[int], delay: int) -> list[int]:
-    """Decode timestamps for packets whose presentation times are ``pts`` (in decode order).
-
-    The same rule an encoder with a reorder ``delay`` of that many frames follows over one whole
-    stream: packet i decodes at the presentation time of the (i - delay)-th frame, the first ones
-    extrapolated back. Segments joined this way have the timing of one uninterrupted encode.
-    """
-    order = sorted(pts)  # times may repeat where a container rounds them (Matroska: 1 ms)
-    delay = max(0, min(delay, len(order) - 1))
-    back = order[delay] - order[0]
-    dts = [order[i] - back if i < delay else order[i - delay] for i in range(len(order))]
-    if any(d > p for d, p in zip(dts, pts)):
-        raise ValueError("a frame is reordered further than the delay allows")
-    return dts
-
-
-def needed_delay(pts: list[int]) -> int:
-    """The smallest reorder delay (frames) for which :func:`continuous_dts` keeps dts <= pts."""
-    rank = {i: r for r, i in enumerate(sorted(range(len(pts)), key=lambda i: (pts[i], i)))}
-    return max((i - rank[i] for i in range(len(pts))), default=0)
-
-
-def assemble(work: WorkFolder, info, warn: WarningCallback) -> Path:
-    """Join the finished segments into ``assembly<ext>`` inside the work folder; returns its path."""
-    target = work.path / f"assembly{work.suffix}"
-    _remove(target)
-    try:
-        if work.suffix:
-            _remux(work, info, target, warn)
-        else:
-            _link_frames(work, info, target, warn)
-    except BaseException:
-        _remove(target)
-        raise
-    return target
-
-
-def _link_frames(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
-    if info.has_audio or info.has_subtitles:
-        warn("PNG frame output has no audio or subtitles; they are not copied")
-    target.mkdir()
-    for seg in work.segments:
-        folder = work.path / work.name(seg.index)
-        for n in range(seg.frames):
-            src, dst = folder / f"{n:08d}.png", target / f"{seg.first + n:08d}.png"
-            try:
-                os.link(src, dst)
-            except OSError:  # a file system without hard links
-                shutil.copy2(src, dst)
-
-
-def _video_packets(path: Path) -> Iterable:
-    import av
-
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        for packet in container.demux(stream):
-            if packet.size:
-                yield packet
-
-
-def _continuous_dts_of(paths: list[Path]) -> list[int]:
-    """Decode times for the video packets of the segments ``paths`` joined (see :func:`continuous_dts`)."""
-    pts: list[int] = []
-    delay = 0
-    for k, path in enumerate(paths):
-        seg_pts: list[int] = []
-        for packet in _video_packets(path):
-            if packet.pts is None:
-                raise ValueError(f"'{path.name}' has packets without timestamps")
-            seg_pts.append(packet.pts)
-            if k == 0 and packet.dts is not None and packet.dts < min(seg_pts):
-                delay += 1  # the encoder's own reorder delay, as it set the first segment's dts
-        delay = max(delay, needed_delay(seg_pts))
-        pts += seg_pts
-    return continuous_dts(pts, delay)
-
-
-def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
-    import av
-    import av.error
-
-    from edvr_cli.video.writer import _StreamCopier
-
-    paths = [work.path / work.name(s.index) for s in work.segments]
-    try:
-        dts = iter(_continuous_dts_of(paths))
-    except (av.error.FFmpegError, ValueError) as exc:
-        raise JoinError(work, exc) from None
-
-    with av.open(str(paths[0])) as first:
-        template = first.streams.video[0]
-        header = (bytes(template.codec_context.extradata or b""), template.time_base)
-        out = av.open(str(target), "w")
-        try:
-            video = out.add_stream_from_template(template)
-        except BaseException:
-            out.close()
-            raise
-    copier = None
-    try:
-        if not info.is_image_sequence:
-            copier = _StreamCopier(info, out, warn)
-        out.start_encoding()
-        for path in paths:
-            with av.open(str(path)) as container:
-                stream = container.streams.video[0]
-                if (bytes(stream.codec_context.extradata or b""), stream.time_base) != header:
-                    raise JoinError(work, ValueError(f"'{path.name}' has other stream headers than the first segment"))
-            for packet in _video_packets(path):
-                packet.dts = next(dts)
-                packet.stream = video
-                when = packet.pts * packet.time_base
-                out.mux(packet)
-                if copier is not None:
-                    copier.mux_until(when)
-        if copier is not None:
-            copier.mux_until(None)
-    except BaseException as exc:
-        for opened in [c for c in (copier, out) if c is not None]:
-            with contextlib.suppress(av.error.FFmpegError, OSError, ValueError):
-                opened.close()
-        if isinstance(exc, (av.error.FFmpegError, ValueError)) and not isinstance(exc, OSError):
-            raise JoinError(work, exc) from exc  # the muxer refuses the packets: the segments are no use
-        raise
-    try:
-        if copier is not None:
-            copier.close()
-    finally:
-        out.close()

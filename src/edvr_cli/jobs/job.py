@@ -1,0 +1,125 @@
+"""One input to one output: what a run knows, and the decode/encode threads around the restorers.
+
+:mod:`edvr_cli.jobs.plain` (one pass) and :mod:`edvr_cli.jobs.segments` (resumable segments) both
+build on :class:`Job`.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, NoReturn
+
+from edvr_cli.engine.restorer import StreamRestorer
+from edvr_cli.errors import EDVRError, InputError, WarningCallback, first_line
+from edvr_cli.jobs.limits import check_frame, explain_failure, queue_depth
+from edvr_cli.jobs.models import Models
+from edvr_cli.jobs.settings import RestoreSettings
+from edvr_cli.jobs.threads import END, Stop, Worker, get, put, send
+
+ProgressCallback = Callable[[int, "int | None"], None]
+
+
+def writes_high_depth(writer: Any, info: Any) -> bool:
+    """Whether the writer keeps more than 8 bits (then frames are quantised to 16 bits)."""
+    if info.bit_depth <= 8:
+        return False
+    settings = getattr(writer, "settings", None)
+    if settings is not None:
+        return bool(settings.bit_depth > 8)
+    return True  # PNG frames: 16-bit files for >8-bit sources
+
+
+class Job:
+    """The state of one run (input, output, settings, models) and its thread plumbing."""
+
+    def __init__(self, src: Path, dst: Path, info: Any, settings: RestoreSettings, models: Models,
+                 tile: int | None, warn: WarningCallback, on_progress: ProgressCallback | None) -> None:
+        self.src, self.dst, self.info = src, dst, info
+        self.settings, self.models, self.tile = settings, models, tile
+        self.warn, self.on_progress = warn, on_progress
+        self.done = 0
+        self.stop = threading.Event()
+        scale = models.scale
+        frame_bytes = max(info.width * info.height * 12, info.width * info.height * scale * scale * 6)
+        self.depth = queue_depth(frame_bytes)
+
+    def restorers(self, out_bits: int) -> list[StreamRestorer]:
+        """Stage 1 (and stage 2): each a streaming restorer; 8 bits between the stages, as the original."""
+        s, m = self.settings, self.models
+        common: dict[str, Any] = dict(device=m.device, precision=m.precision, tile=self.tile, compile=s.compile,
+                                      channels_last=s.channels_last, tile_overlap=s.tile_overlap, batch=s.batch)
+        if m.stage2 is None:
+            return [StreamRestorer(m.stage1.model, m.stage1.padding, out_bits=out_bits, **common)]
+        return [
+            StreamRestorer(m.stage1.model, m.stage1.padding, out_bits=8, **common),
+            StreamRestorer(m.stage2.model, m.stage2.padding, out_bits=out_bits, **common),
+        ]
+
+    def open_writer(self, path: Path, **extra: Any) -> Any:
+        from edvr_cli.video import open_writer
+
+        s, info, scale = self.settings, self.info, self.models.scale
+        return open_writer(path, info, info.width * scale, info.height * scale, codec=s.codec, crf=s.crf,
+                           preset=s.preset, pix_fmt=s.pix_fmt, on_warning=self.warn, **extra)
+
+    # -- threads -----------------------------------------------------------------------------------
+    def decoder(self, reader: Any, decoded: queue.Queue, skip_before: int = 0) -> Worker:
+        """A thread putting decoded frames (from clip index ``skip_before`` on) into ``decoded``."""
+        import av.error
+
+        info, stop = self.info, self.stop
+
+        def decode() -> None:
+            index = 0  # the frame being decoded
+            try:
+                for frame in reader:
+                    index = frame.index
+                    check_frame(index, frame.rgb, info)
+                    if index >= skip_before:
+                        put(decoded, frame, stop)
+                    index += 1
+            except (EDVRError, Stop):
+                raise
+            except (av.error.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as exc:
+                raise InputError(f"'{info.path.name}': decoding failed at frame {index}: {first_line(exc)}") from exc
+            put(decoded, END, stop)
+
+        return Worker(decode, "edvr-decode")
+
+    def frames(self, decoded: queue.Queue, decoder: Worker) -> Iterator[Any]:
+        """The decoded frames, in order, until the decoder ends."""
+        while True:
+            item = get(decoded, self.stop, decoder)
+            if item is END:
+                return
+            yield item
+
+    def send(self, encoded: queue.Queue, encoder: Worker, item: Any) -> None:
+        send(encoded, item, encoder)
+
+    def progress(self) -> None:
+        self.done += 1
+        if self.on_progress is not None:
+            self.on_progress(self.done, self.info.num_frames)
+
+    def finish_threads(self, decoder: Worker, encoder: Worker, encoded: queue.Queue) -> None:
+        put(encoded, END, self.stop)
+        encoder.join()
+        encoder.check()
+        decoder.join()
+        decoder.check()
+
+    def abort_threads(self, decoder: Worker, encoder: Worker) -> None:
+        self.stop.set()
+        decoder.join(timeout=5)
+        encoder.join(timeout=5)
+
+    def fail(self, exc: BaseException, kept: str = "") -> NoReturn:
+        """Re-raise ``exc``, as one of our errors when it is a disk or device failure."""
+        mapped = explain_failure(exc, self.src, self.dst, self.done, kept)
+        if mapped is not None:
+            raise mapped from exc
+        raise exc

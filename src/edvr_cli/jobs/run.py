@@ -1,0 +1,93 @@
+"""Restoring one input into one output: checks, then a plain or a resumable run."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from edvr_cli.errors import WarningCallback
+from edvr_cli.guard.inputs import check_input
+from edvr_cli.guard.output import check_output, remove_path
+from edvr_cli.jobs.job import Job
+from edvr_cli.jobs.limits import check_frame_size, effective_tile
+from edvr_cli.jobs.models import Models, load_models
+from edvr_cli.jobs.settings import TASK_SCALE, RestoreResult, RestoreSettings
+from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, remove_if_placed, work_dir
+
+
+def wants_resume(settings: RestoreSettings, num_frames: int | None, output: Path) -> bool:
+    """Whether a run is resumable: as told, else for long (or unknown-length) inputs and unfinished runs."""
+    if settings.resume is not None:
+        return settings.resume
+    if work_dir(output).is_dir():
+        return True
+    return num_frames is None or num_frames > RESUME_MIN_FRAMES
+
+
+def restore_video(
+    input_path: str | os.PathLike,
+    output_path: str | os.PathLike,
+    settings: RestoreSettings | None = None,
+    *,
+    models: Models | None = None,
+    on_progress: Callable[[int, int | None], None] | None = None,
+    on_warning: WarningCallback | None = None,
+) -> RestoreResult:
+    """Restore one video file or image folder into a video file or a folder of PNG frames.
+
+    Args:
+        input_path: a video file or a folder of images (one sequence).
+        output_path: a video file (container from the extension) or a folder for PNG frames.
+        settings: the run's options (defaults: :class:`RestoreSettings`).
+        models: already loaded models (batch runs load them once); loaded from ``settings`` if None.
+        on_progress: called as ``(frames_done, frames_total_or_None)`` after each frame.
+        on_warning: called with each warning (copied streams dropped, truncated input ...).
+
+    Raises:
+        EDVRError: with a one-line message for every expected failure: unusable input
+            (:class:`InputError`, :class:`FrameSizeError`), an output the guard refuses
+            (:class:`OutputError`, :class:`OutputExistsError`), a full disk (:class:`OutOfSpaceError`),
+            a failing GPU (:class:`DeviceError`), a work folder made with other arguments (:class:`ResumeError`) ...
+    """
+    from edvr_cli.video import is_frame_folder_output, probe
+
+    settings = settings or RestoreSettings()
+    src = check_input(input_path)
+    dst = Path(output_path)
+    remove_if_placed(dst)  # a work folder whose output a killed run had already put in place
+    check_output(dst, overwrite=settings.overwrite, inputs=[src],
+                 folder=is_frame_folder_output(dst))
+    info = probe(src)
+    check_frame_size(info.width, info.height, TASK_SCALE.get(settings.task, 1))
+    models = models or load_models(settings)
+    warnings: list[str] = []
+
+    def warn(message: str) -> None:
+        if message in warnings:
+            return  # segments repeat the encoder's remarks
+        warnings.append(message)
+        if on_warning is not None:
+            on_warning(message)
+
+    tile = effective_tile(settings.tile, info.width, info.height)
+    if tile != settings.tile:
+        warn(f"{info.width}x{info.height} frames are too large to restore whole; tiling them (--tile auto)")
+    job = Job(src, dst, info, settings, models, tile, warn, on_progress)
+    start = time.perf_counter()
+    if wants_resume(settings, info.num_frames, dst):
+        from edvr_cli.jobs.segments import run_resumable
+
+        done = run_resumable(job)
+    else:
+        from edvr_cli.jobs.plain import run_plain
+
+        stale = work_dir(dst)
+        if stale.is_dir():
+            if settings.overwrite:
+                remove_path(stale)
+            else:
+                warn(f"'{stale.name}' holds an unfinished resumable run of this output; --no-resume leaves it alone")
+        done = run_plain(job)
+    return RestoreResult(src, dst, done, time.perf_counter() - start, warnings)

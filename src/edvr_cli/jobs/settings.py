@@ -1,0 +1,89 @@
+"""What a restoration run can be told, and what it reports back (no torch needed to import)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from edvr_cli.jobs.workfolder import SEGMENT_FRAMES
+
+DEFAULT_MODELS = {"upscale": "EDVR_L_x4_SR_REDS", "deblur": "EDVR_L_deblur_REDS"}
+TASK_SCALE = {"upscale": 4, "deblur": 1}
+
+
+@dataclass
+class RestoreSettings:
+    """Everything a restoration run can be told; every field has a sensible default.
+
+    Args:
+        task: 'upscale' (x4 models) or 'deblur' (x1 models).
+        model: registry name, imported name, or checkpoint path; None = the task's default.
+        stage2: optional stage-2 model (name or path) run over windows of stage-1 outputs.
+        padding: temporal edge padding; None = the model's published mode.
+        tile: tile edge in input pixels; 0 = whole frame; None = automatic.
+        tile_overlap: pixels shared by neighbouring tiles (input scale).
+        device: 'auto', 'cpu', 'cuda', 'cuda:N' or 'mps'.
+        precision: 'fp32', 'fp16' or 'bf16'; None = fp16 on CUDA, fp32 elsewhere.
+        batch: centre frames per forward.
+        codec, crf, preset, pix_fmt: encoder control (None = derived from the input).
+        overwrite: replace existing outputs.
+        hf_repo: Hugging Face mirror to download published weights from.
+        quiet: no progress output.
+        resume: make the output resumable (segments in a work folder beside it); None = when the
+            input has more than :data:`~edvr_cli.jobs.workfolder.RESUME_MIN_FRAMES` frames (or an unknown
+            count), or an unfinished run of this output is waiting.
+        segment_frames: frames per segment of a resumable run.
+    """
+
+    task: str = "upscale"
+    model: str | None = None
+    stage2: str | None = None
+    padding: str | None = None
+    tile: int | None = None
+    tile_overlap: int = 16
+    device: str = "auto"
+    precision: str | None = None
+    batch: int | None = None
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    overwrite: bool = False
+    hf_repo: str | None = None
+    quiet: bool = False
+    resume: bool | None = None
+    compile: bool = False
+    channels_last: bool | None = None
+    segment_frames: int = SEGMENT_FRAMES
+
+
+@dataclass
+
+@dataclass
+class RestoreResult:
+    """What one restoration produced."""
+
+    input: Path
+    output: Path
+    frames: int
+    seconds: float
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def fps(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+
+
+@dataclass
+class BatchItem:
+    """The fate of one file of a batch."""
+
+    input: Path
+    output: Path
+    status: str  # 'done', 'skipped', 'failed'
+    message: str = ""
+    frames: int = 0
+    seconds: float = 0.0
+
+
