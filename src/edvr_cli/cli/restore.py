@@ -11,24 +11,13 @@ import click
 from rich.progress import TaskID
 from rich.table import Table
 
+from edvr_cli.cli.options import device_option, path_argument, tile_option
 from edvr_cli.cli.progress import echo_err, frame_progress, stderr_console
 from edvr_cli.engine.names import PRECISION_NAMES
 from edvr_cli.engine.windows import PADDINGS
-from edvr_cli.errors import EDVRError
+from edvr_cli.errors import EDVRError, Interrupted
 from edvr_cli.jobs.settings import DEFAULT_MODELS, BatchItem, RestoreSettings
 from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, peek, work_dir
-
-
-def _tile(ctx: click.Context | None, param: click.Parameter | None, value: str) -> int | None:
-    if value == "auto":
-        return None
-    try:
-        tile = int(value)
-    except ValueError:
-        raise click.BadParameter("must be 'auto' or a whole number of pixels (0 = whole frame)") from None
-    if tile < 0:
-        raise click.BadParameter("must not be negative")
-    return tile
 
 
 def restore_options(task: str):
@@ -36,19 +25,20 @@ def restore_options(task: str):
 
     def decorate(fn):
         options = [
-            click.argument("input_path", metavar="INPUT", type=click.Path(path_type=Path)),
-            click.argument("output_path", metavar="OUTPUT", type=click.Path(path_type=Path)),
+            click.argument("input_path", metavar="INPUT", callback=path_argument),
+            click.argument("output_path", metavar="OUTPUT", callback=path_argument),
             click.option("--model", "-m", default=None, metavar="NAME|PATH",
                          help=f"Registry name or checkpoint file [default: {DEFAULT_MODELS[task]}]."),
             click.option("--stage2", default=None, metavar="NAME|PATH",
                          help="Stage-2 model run over windows of stage-1 outputs (the paper's two-stage scheme)."),
             click.option("--padding", type=click.Choice(PADDINGS), default=None,
                          help="Temporal edge padding [default: the model's published mode]."),
-            click.option("--tile", default="auto", show_default=True, metavar="N|auto", callback=_tile,
+            click.option("--tile", default="auto", show_default=True, metavar="N|auto", callback=tile_option,
                          help="Tile edge in input pixels; 0 = whole frame."),
             click.option("--tile-overlap", default=16, show_default=True, type=click.IntRange(0),
                          help="Pixels shared by neighbouring tiles (input scale)."),
-            click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda|cuda:N|mps"),
+            click.option("--device", default="auto", show_default=True, metavar="auto|cpu|cuda|cuda:N|mps",
+                         callback=device_option),
             click.option("--precision", type=click.Choice(list(PRECISION_NAMES)), default=None,
                          help="[default: fp16 on CUDA, fp32 on CPU]"),
             click.option("--batch", default=None, type=click.IntRange(1),
@@ -78,17 +68,18 @@ def restore_options(task: str):
 
 
 @contextmanager
-def _resume_hint(output: Path):
-    """On Ctrl-C, say what an interrupted resumable run kept (one line, exit status 130)."""
+def _resume_hint(output: Path) -> Iterator[None]:
+    """On a signal, say what an interrupted resumable run kept (one line, exit status 128 + the signal)."""
     try:
         yield
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         kept = peek(output)
         if not kept or not kept[1]:
             raise
-        echo_err(f"edvr: interrupted; {kept[1]} finished frames of '{output.name}' are kept in "
+        name, code = (str(exc), exc.exit_code) if isinstance(exc, Interrupted) else ("SIGINT", 130)
+        echo_err(f"edvr: interrupted ({name}); {kept[1]} finished frames of '{output.name}' are kept in "
                  f"'{work_dir(output).name}': run the same command again to continue")
-        raise click.exceptions.Exit(130) from None
+        raise click.exceptions.Exit(code) from None
 
 
 def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **opts: Any) -> None:

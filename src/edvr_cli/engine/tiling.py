@@ -26,6 +26,15 @@ def _starts(size: int, tile: int, step: int) -> list[int]:
     return sorted(set(starts))
 
 
+def smallest_useful_tile(overlap: int, multiple_of: int) -> int:
+    """The smallest tile edge that leaves room for more than overlap: twice the overlap plus the model's
+    size multiple, and at least :data:`~edvr_cli.engine.names.MIN_TILE`."""
+    from edvr_cli.engine.names import MIN_TILE
+
+    need = 2 * overlap + multiple_of
+    return max(MIN_TILE, need + (-need) % multiple_of)
+
+
 def plan_tiles(height: int, width: int, tile: int, overlap: int, multiple_of: int = 1) -> list[Tile]:
     """Overlapping tiles covering a ``height`` x ``width`` frame; ``tile`` <= 0 means one whole-frame tile.
 

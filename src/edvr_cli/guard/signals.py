@@ -17,8 +17,18 @@ from edvr_cli.errors import Interrupted
 HANDLED = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 
 
+_received: list[int] = []
+
+
 def _raise(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
     raise Interrupted(signum)
+
+
+def raise_if_interrupted() -> None:
+    """Re-raise a signal that a library turned into another exception (call in broad ``except`` clauses)."""
+    if _received:
+        raise Interrupted(_received[-1])
 
 
 def install() -> None:

@@ -63,7 +63,7 @@ class Job:
 
         s, info, scale = self.settings, self.info, self.models.scale
         return open_writer(path, info, info.width * scale, info.height * scale, codec=s.codec, crf=s.crf,
-                           preset=s.preset, pix_fmt=s.pix_fmt, on_warning=self.warn, **extra)
+                           preset=s.preset, pix_fmt=s.pix_fmt, on_warning=self.warn, label=self.dst.name, **extra)
 
     # -- threads -----------------------------------------------------------------------------------
     def decoder(self, reader: Any, decoded: queue.Queue, skip_before: int = 0) -> Worker:

@@ -8,7 +8,7 @@ from typing import Any
 
 import torch
 
-from edvr_cli.errors import DeviceError, EDVRError, FrameSizeError, OutOfSpaceError, first_line
+from edvr_cli.errors import DeviceError, EDVRError, FrameSizeError, OutOfSpaceError, UsageError, first_line
 
 QUEUE_DEPTH = 8
 #: Memory one frame queue may hold; queues of very large frames get fewer slots.
@@ -58,6 +58,31 @@ def check_frame(index: int, rgb, info) -> None:
             f"'{info.path.name}': frame {index} is {w}x{h} but the video began at {info.width}x{info.height}; "
             "size changes within a video are not supported"
         )
+
+
+def smallest_side(multiple_of: int) -> int:
+    """The smallest frame side a model with this size multiple can take (reflection padding needs pad < side)."""
+    return next(side for side in range(1, 2 * multiple_of + 1) if (-side) % multiple_of < side)
+
+
+def check_model_fit(width: int, height: int, multiple_of: int) -> None:
+    """Refuse frames smaller than the model can pad to its size multiple."""
+    least = smallest_side(multiple_of)
+    if width < least or height < least:
+        raise FrameSizeError(f"frames of {width}x{height} pixels are too small for this model (it needs at least "
+                             f"{least}x{least}: it pads frames to multiples of {multiple_of} by reflection)")
+
+
+def check_tile(settings: Any, multiple_of: int) -> None:
+    """Refuse a ``--tile`` so small that its tiles would be mostly overlap (a block grid, and very slow)."""
+    from edvr_cli.engine.tiling import smallest_useful_tile
+
+    tile = settings.tile
+    if tile:
+        least = smallest_useful_tile(settings.tile_overlap, multiple_of)
+        if tile < least:
+            raise UsageError(f"--tile {tile} is too small for --tile-overlap {settings.tile_overlap}; "
+                             f"use --tile {least} or more (or --tile auto)")
 
 
 def effective_tile(tile: int | None, width: int, height: int) -> int | None:

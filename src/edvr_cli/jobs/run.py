@@ -11,7 +11,7 @@ from edvr_cli.errors import WarningCallback
 from edvr_cli.guard.inputs import check_input
 from edvr_cli.guard.output import check_output, remove_path
 from edvr_cli.jobs.job import Job
-from edvr_cli.jobs.limits import check_frame_size, effective_tile
+from edvr_cli.jobs.limits import check_frame_size, check_model_fit, check_tile, effective_tile
 from edvr_cli.jobs.models import Models, load_models
 from edvr_cli.jobs.settings import TASK_SCALE, RestoreResult, RestoreSettings
 from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, remove_if_placed, work_dir
@@ -62,6 +62,11 @@ def restore_video(
     info = probe(src)
     check_frame_size(info.width, info.height, TASK_SCALE.get(settings.task, 1))
     models = models or load_models(settings)
+    check_tile(settings, models.stage1.model.multiple_of)
+    for m in (models.stage1, models.stage2):
+        if m is not None:
+            check_model_fit(info.width * (models.scale if m is models.stage2 else 1),
+                            info.height * (models.scale if m is models.stage2 else 1), m.model.multiple_of)
     warnings: list[str] = []
 
     def warn(message: str) -> None:

@@ -21,6 +21,7 @@ assembly is a folder of hard links to their frames. The folder is removed when t
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from dataclasses import asdict, dataclass
@@ -38,14 +39,19 @@ SEGMENT_FRAMES = 300
 #: and encoders such as x265 mistime streams shorter than their B-frame delay).
 SHORTEST_TAIL = 8
 WORK_SUFFIX = ".edvr-work"
+#: The longest file name most file systems allow (bytes).
+NAME_MAX = 255
 MANIFEST = "manifest.json"
 FORMAT = "edvr-cli resumable run"
 VERSION = 1
 
 def work_dir(output: str | os.PathLike) -> Path:
-    """``out.mp4 -> .out.mp4.edvr-work`` in the same folder."""
+    """``out.mp4 -> .out.mp4.edvr-work`` in the same folder (``.edvr-work-<hash>`` for names near NAME_MAX)."""
     output = Path(output)
-    return output.with_name(f".{output.name}{WORK_SUFFIX}")
+    name = f".{output.name}{WORK_SUFFIX}"
+    if len(os.fsencode(name)) > NAME_MAX:
+        name = f"{WORK_SUFFIX}-{hashlib.sha1(os.fsencode(output.name)).hexdigest()[:16]}"
+    return output.with_name(name)
 
 
 def segment_name(index: int, suffix: str, partial: bool = False) -> str:

@@ -122,6 +122,22 @@ def first_frame(
     raise InputError(f"'{path}' has no decodable video frame")
 
 
+def frame_color(frame: av.VideoFrame, ctx: av.codec.context.CodecContext) -> ColorInfo:
+    """The colour rules applied to one decoded frame's tags (the stream's where the frame has none)."""
+    fmt = describe_pix_fmt(frame.format.name)
+    return resolve_color(
+        matrix=_tag(frame.colorspace, ctx.colorspace),
+        color_range=frame.color_range or ctx.color_range,
+        primaries=_tag(frame.color_primaries, ctx.color_primaries),
+        trc=_tag(frame.color_trc, ctx.color_trc),
+        pix_fmt=frame.format.name,
+        codec_name=ctx.name,
+        width=frame.width,
+        height=frame.height,
+        is_rgb=fmt.is_rgb,
+    )
+
+
 def _info_from_stream(
     path: Path, container: av.container.InputContainer, stream: av.VideoStream, first: av.VideoFrame
 ) -> VideoInfo:
@@ -130,17 +146,7 @@ def _info_from_stream(
     fmt = describe_pix_fmt(pix_fmt)
     time_base = stream.time_base or Fraction(1, 90000)
     fps = _valid_rate(stream.average_rate) or _valid_rate(stream.guessed_rate)
-    color = resolve_color(
-        matrix=_tag(first.colorspace, ctx.colorspace),
-        color_range=first.color_range or ctx.color_range,
-        primaries=_tag(first.color_primaries, ctx.color_primaries),
-        trc=_tag(first.color_trc, ctx.color_trc),
-        pix_fmt=pix_fmt,
-        codec_name=ctx.name,
-        width=first.width,
-        height=first.height,
-        is_rgb=fmt.is_rgb,
-    )
+    color = frame_color(first, ctx)
     sar = stream.sample_aspect_ratio
     return VideoInfo(
         path=path,

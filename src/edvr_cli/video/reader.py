@@ -13,11 +13,11 @@ import av.error
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from edvr_cli.errors import InputError
+from edvr_cli.errors import InputError, WarningCallback, first_line
+from edvr_cli.video.colour import ColorInfo
 from edvr_cli.video.convert import frame_to_rgb
-from edvr_cli.video.probe import VideoInfo, open_input, probe, video_stream
+from edvr_cli.video.probe import VideoInfo, frame_color, open_input, probe, video_stream
 
-WarningCallback = Callable[[str], None]
 
 _FRAME_SLOT_FORMATS = frozenset({"avi"})
 
@@ -77,6 +77,7 @@ class FrameReader:
         self._reformatter = VideoReformatter()
         self._last_pts: int | None = None
         self._warned_pts = False
+        self._image_colors = {}
 
     def __enter__(self) -> FrameReader:
         return self
@@ -107,7 +108,8 @@ class FrameReader:
             else:
                 raw = best_effort(decoded.pts, decoded.dts)
             pts = self._usable_pts(raw)
-            rgb = frame_to_rgb(decoded, self.info.color, self._reformatter)
+            color = self._image_colors.pop(self.frames_read, self.info.color)
+            rgb = frame_to_rgb(decoded, color, self._reformatter)
             frame = Frame(self.frames_read, rgb, pts, self.info.time_base)
             self.frames_read += 1
             yield frame
@@ -140,7 +142,7 @@ class FrameReader:
                 yield from stream.decode(packet)
         except (av.error.FFmpegError, ValueError) as e:
             self.warn(
-                f"'{path.name}': damaged data ends decoding early ({_first_line(e)}); keeping the frames before it"
+                f"'{path.name}': damaged data ends decoding early ({first_line(e)}); keeping the frames before it"
             )
         if not flushed:  # after an error, still take the frames the decoder holds
             try:
@@ -149,15 +151,18 @@ class FrameReader:
                 pass
 
     def _sequence_frames(self) -> Iterator[av.VideoFrame]:
+        """Each image decoded with its own colour rules (a folder may mix PNG, JPEG, BMP ...)."""
         self._exact_count = True
         size = (self.info.width, self.info.height)
         for index, file in enumerate(self.info.image_files):
             try:
                 with av.open(str(file), "r") as container:
-                    decoded = next(container.decode(video=0))
-            except (av.error.FFmpegError, OSError, ValueError, StopIteration) as e:
-                self.warn(f"'{file.name}' cannot be decoded; the sequence ends at frame {index}: {_first_line(e)}")
-                return
+                    stream = container.streams.video[0]
+                    decoded = next(container.decode(stream))
+                    self._image_colors[index] = frame_color(decoded, stream.codec_context)
+            except (av.error.FFmpegError, OSError, ValueError, IndexError, StopIteration) as e:
+                raise InputError(f"image {index} of the sequence, '{file.name}', cannot be decoded "
+                                 f"({first_line(e)}); fix or remove it") from None
             if (decoded.width, decoded.height) != size:
                 raise InputError(
                     f"'{file.name}' is {decoded.width}x{decoded.height} but the sequence is "
@@ -184,6 +189,7 @@ class FrameReader:
         self._last_pts = pts
         return pts
 
+    _image_colors: dict[int, ColorInfo]
     _exact_count: bool = False
     _frame_slots: bool = False
 
@@ -217,8 +223,3 @@ def read_frames(path: str | Path, info: VideoInfo | None = None) -> Iterator[Fra
     """Convenience generator over :class:`FrameReader` (its warnings are not reported)."""
     with FrameReader(path, info) as reader:
         yield from reader
-
-
-def _first_line(e: BaseException) -> str:
-    text = str(e) or type(e).__name__
-    return text.splitlines()[0]

@@ -14,7 +14,8 @@ import av.error
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from edvr_cli.errors import EDVRError
+from edvr_cli.errors import EDVRError, WarningCallback, first_line
+from edvr_cli.video.stderr import native_stderr
 from edvr_cli.video.colour import (
     PRI_BT709,
     RANGE_LIMITED,
@@ -28,7 +29,6 @@ from edvr_cli.video.encoder import EncoderSettings, MuxerCodecs, choose_encoder
 from edvr_cli.video.paths import is_frame_folder_output
 from edvr_cli.video.probe import VideoInfo
 
-WarningCallback = Callable[[str], None]
 
 #: Colour of outputs made from RGB sources (image sequences, RGB video): BT.709, limited range.
 RGB_SOURCE_OUTPUT_COLOR = ColorInfo(SPC_BT709, RANGE_LIMITED, PRI_BT709, TRC_BT709, True, True)
@@ -98,9 +98,11 @@ class VideoWriter(_WarningSink):
         pix_fmt: str | None = None,
         copy_streams: bool = True,
         on_warning: WarningCallback | None = None,
+        label: str | None = None,
     ) -> None:
         super().__init__(on_warning)
         self.path = Path(path)
+        self.label = label or self.path.name  # the name messages give (the final output, not a temporary)
         self.info = info
         self.width, self.height = width, height
         self.frames_written = 0
@@ -113,7 +115,7 @@ class VideoWriter(_WarningSink):
         try:
             self._out = av.open(str(self.path), "w")
         except (ValueError, av.error.FFmpegError) as e:
-            raise EDVRError(f"cannot write '{self.path}': unknown container for this extension ({e})") from e
+            raise EDVRError(f"cannot write '{self.label}': unknown container for this extension ({e})") from e
         # The source's time base keeps every pts exact. Constant-rate containers (AVI, MPEG-PS)
         # count frames in their time base instead, so they get 1/fps and rounded times.
         timed = av.format.Flags.variable_fps.value | av.format.Flags.no_timestamps.value
@@ -128,13 +130,26 @@ class VideoWriter(_WarningSink):
             self.settings = self._add_video_stream(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
             if copy_streams and not info.is_image_sequence:
                 self._copier = StreamCopier(info, self._out, self.warn)
-            try:  # write the header now, so a container that refuses the streams fails early
-                self._out.start_encoding()
+            try:  # open the encoder and write the header now, so refused settings fail before any work
+                with native_stderr() as said:
+                    self._out.start_encoding()
             except (av.error.FFmpegError, ValueError) as e:
+                encoder_said = [line for line in said.text.splitlines() if line.strip()]
+                if encoder_said or "avcodec_open2" in str(e):
+                    given = ", ".join(f"--{k} {v}" for k, v in (("crf", crf), ("preset", preset), ("pix-fmt", pix_fmt))
+                                      if v is not None)
+                    why = encoder_said[0].strip() if encoder_said else first_line(e)
+                    raise EDVRError(
+                        f"cannot write '{self.label}': the {self.settings.codec} encoder refuses its settings "
+                        f"({why}){'; check ' + given if given else ''}"
+                    ) from None
                 raise EDVRError(
-                    f"cannot write '{self.path.name}': the {self._out.format.name} container refuses "
-                    f"{self.settings.codec} video ({e}); pick another extension or codec"
-                ) from e
+                    f"cannot write '{self.label}': the {self._out.format.name} container refuses "
+                    f"{self.settings.codec} video ({first_line(e)}); pick another extension or codec"
+                ) from None
+            for line in said.text.splitlines():
+                if line.strip():
+                    self.warn(line.strip())
         except BaseException:
             if self._copier is not None:
                 self._copier.close()
@@ -398,10 +413,12 @@ class ImageSequenceWriter(_WarningSink):
         height: int,
         *,
         on_warning: WarningCallback | None = None,
+        label: str | None = None,
         **ignored,
     ) -> None:
         super().__init__(on_warning)
         self.path = Path(folder)
+        self.label = label or self.path.name
         self.info = info
         self.width, self.height = width, height
         self.frames_written = 0

@@ -1,0 +1,55 @@
+"""Option and argument parsers shared by the commands: every value is checked when it is parsed."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+import click
+
+from edvr_cli.engine.names import MIN_TILE
+
+_DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def path_argument(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """A path argument: an empty string is refused (it is not the current folder)."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("the path is empty")
+    if "\x00" in value:
+        raise click.BadParameter("the path contains a NUL character")
+    return Path(value)
+
+
+def device_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``auto``, ``cpu``, ``cuda``, ``cuda:N`` or ``mps`` (whether it exists is checked when the model loads)."""
+    if not _DEVICE.match(value):
+        raise click.BadParameter(f"{value!r} is not auto, cpu, cuda, cuda:N or mps")
+    return value
+
+
+def finite_float(ctx: click.Context, param: click.Parameter, value: float | None) -> float | None:
+    """A float that is a real number (not nan or inf) and positive."""
+    if value is None:
+        return None
+    if not math.isfinite(value) or value <= 0:
+        raise click.BadParameter(f"{value} is not a positive finite number")
+    return value
+
+
+def tile_option(ctx: click.Context, param: click.Parameter, value: str) -> int | None:
+    """``auto`` (None), 0 (whole frames), or a tile edge in input pixels of at least :data:`MIN_TILE`."""
+    if value == "auto":
+        return None
+    try:
+        tile = int(value)
+    except ValueError:
+        raise click.BadParameter("must be 'auto' or a whole number of pixels (0 = whole frame)") from None
+    if tile < 0:
+        raise click.BadParameter("must not be negative")
+    if 0 < tile < MIN_TILE:
+        raise click.BadParameter(f"{tile} is below a useful tile size; use at least {MIN_TILE} (or 0 or auto)")
+    return tile
