@@ -161,6 +161,11 @@ def slow(self, x):
     time.sleep(float(sys.argv[1]))
     return real(self, x)
 restorer.StreamRestorer._quantize = slow
+import functools
+from edvr_cli.cli import restore
+from edvr_cli.jobs import segments
+segments.SHORTEST_TAIL = 1
+restore.RestoreSettings = functools.partial(restore.RestoreSettings, segment_frames=5)
 from edvr_cli.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -196,7 +201,7 @@ def test_signal_mid_plain_run_removes_temporaries_and_exits_128_plus_signal(tmp_
 
 @pytest.mark.slow
 def test_sigterm_mid_resumable_run_keeps_finished_segments(tmp_path):
-    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=40)
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=30)
     out = tmp_path / "o.mp4"
     manifest = work_dir(out) / "manifest.json"
     done = _run_and_signal(tmp_path, ["upscale", str(src), str(out), "--resume", *FAST], signal.SIGTERM,
