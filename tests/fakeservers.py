@@ -3,6 +3,11 @@
 ``FakeServer`` is an HTTP server on 127.0.0.1 (ephemeral port, a thread per request) whose routes the
 test sets: plain files (with Range support, dropped connections, stalls, throttling), HTTP errors,
 a Google-Drive-like confirmation flow, and a Hugging-Face-Hub-like ``/{repo}/resolve/{rev}/{file}``.
+
+``FakeServer(tls=True)`` also answers ``CONNECT`` as an HTTPS proxy that ends the TLS itself with a
+throw-away certificate for Google's Drive hosts: gdown always asks ``https://drive.google.com``, so
+the Drive tests set ``HTTPS_PROXY`` to this server and ``REQUESTS_CA_BUNDLE`` to its certificate
+(``drive_env``), and every request still stays on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -10,7 +15,11 @@ from __future__ import annotations
 import hashlib
 import html
 import re
+import shutil
 import socket
+import ssl
+import subprocess
+import tempfile
 import threading
 import urllib.parse
 from dataclasses import dataclass, field
@@ -70,6 +79,25 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._dispatch("HEAD")
 
+    def do_CONNECT(self) -> None:
+        """An HTTPS proxy tunnel, ended here: the requests inside it go to the same routes."""
+        context = self.server.owner.tls_context
+        if context is None:
+            self.send_error(405, "no CONNECT here")
+            return
+        self.send_response(200, "Connection established")
+        self.end_headers()
+        self.wfile.flush()
+        try:
+            conn = context.wrap_socket(self.connection, server_side=True)
+        except (ssl.SSLError, OSError):
+            self.close_connection = True
+            return
+        self.connection = conn
+        self.rfile = conn.makefile("rb")
+        self.wfile = conn.makefile("wb", buffering=0)
+        self.close_connection = False  # handle() goes on reading requests, now from inside the tunnel
+
     # helpers used by routes
     def send_bytes(self, status: int, body: bytes, headers: dict | None = None, head: bool = False) -> None:
         self.send_response(status)
@@ -102,7 +130,14 @@ class _Server(ThreadingHTTPServer):
 class FakeServer:
     """A local HTTP server for tests; use as a context manager."""
 
-    def __init__(self) -> None:
+    def __init__(self, tls: bool = False) -> None:
+        self.tls_context: ssl.SSLContext | None = None
+        self.ca_bundle: str | None = None
+        if tls:
+            cert, key = drive_certificate()
+            self.tls_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            self.tls_context.load_cert_chain(cert, key)
+            self.ca_bundle = cert
         self.routes: dict[str, Route] = {}
         self.log: list[Logged] = []
         self.release = threading.Event()  # set on exit: stalled handlers give up
@@ -208,11 +243,11 @@ class FakeServer:
         b = FileBehaviour(data, **behaviour)  # type: ignore[arg-type]
         uuid, token = "0f1e2d3c-aaaa-bbbb-cccc-123456789abc", "Xy_9-z"
         disposition = {"Content-Disposition": f'attachment; filename="{file_id}.pth"'}
-        base = self.url
+        base = "https://drive.usercontent.google.com" if self.tls_context is not None else self.url
 
         def uc(h: _Handler, req: dict) -> None:
             q = req["query"]
-            if q.get("id") != file_id or q.get("export") != "download":
+            if q.get("id") != file_id or q.get("export", "download") != "download":
                 h.send_bytes(404, b"no such file", {"Content-Type": "text/html"})
             elif flavour == "direct":
                 self._send_file(h, b, req["method"] == "HEAD", disposition)
@@ -274,6 +309,48 @@ class FakeServer:
             h, b, req["method"] == "HEAD", headers
         )
         return b
+
+
+_CERT: tuple[str, str] | None = None
+DRIVE_HOSTS = ("drive.google.com", "docs.google.com", "drive.usercontent.google.com")
+
+
+def drive_certificate() -> tuple[str, str]:
+    """(certificate, key) files of a self-signed certificate for Google's Drive hosts (made once)."""
+    global _CERT
+    if _CERT is None:
+        import pytest
+
+        if shutil.which("openssl") is None:
+            pytest.skip("openssl is needed to make the Google Drive stand-in's certificate")
+        folder = tempfile.mkdtemp(prefix="edvr-drive-tls-")
+        cert, key = f"{folder}/cert.pem", f"{folder}/key.pem"
+        san = ",".join(f"DNS:{h}" for h in DRIVE_HOSTS)
+        subprocess.run(
+            ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=drive.google.com",
+             "-addext", f"subjectAltName={san}", "-keyout", key, "-out", cert],
+            check=True, capture_output=True,
+        )
+        _CERT = (cert, key)
+    return _CERT
+
+
+def drive_env(monkeypatch, server: "FakeServer") -> None:
+    """Send gdown's requests for Google Drive to ``server`` (a ``FakeServer(tls=True)``)."""
+    assert server.ca_bundle is not None
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, server.url)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", server.ca_bundle)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+def no_real_drive(monkeypatch) -> None:
+    """Any request for Google Drive fails at once at a closed local proxy (never the real internet)."""
+    for name in ("HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, closed_port_url())
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
 
 
 def closed_port_url() -> str:
@@ -360,3 +437,17 @@ def run_in_two_processes(target, args: tuple, timeout: float = 90) -> list:
         if p.is_alive():
             p.kill()
     return outcomes
+
+
+def concurrent_import(sources: list, name: str, barrier, results) -> None:
+    """Child process body for the import race: wait for the sibling, then import one of ``sources``
+    (each child its own, chosen by the barrier's arrival index) as ``name``."""
+    src = "?"
+    try:
+        from edvr_cli.zoo import import_model
+
+        src = sources[barrier.wait(timeout=60) % len(sources)]
+        result = import_model(src, name=name)
+        results.put(("ok", src, result.cached.source_sha256))
+    except BaseException as exc:  # reported to the parent, which checks it
+        results.put(("error", src, f"{type(exc).__name__}: {exc}"))

@@ -246,7 +246,7 @@ def test_ctrl_c_in_the_cli_says_what_was_kept(tmp_path, monkeypatch, capfd):
     rc = main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", SR, "--device", "cpu", "--resume", "-q"])
     err = capfd.readouterr().err
     assert rc == 130 and err.count("\n") == 1
-    assert "interrupted; 3 finished frames" in err and "run the same command again" in err
+    assert "interrupted (SIGINT); 3 finished frames" in err and "run the same command again" in err
 
 
 @pytest.mark.slow

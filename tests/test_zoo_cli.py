@@ -4,23 +4,30 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-
 from conftest import GOLDEN
+from fakeservers import (
+    FakeServer,
+    closed_port_url,
+    fixture_bytes,
+    no_real_drive,
+    tiny_entry,
+)
+
 from edvr_cli.cli.weights import weights
 from edvr_cli.errors import DownloadError, EDVRError, ModelNotFoundError, OfflineError
-from edvr_cli.zoo import cache, download
+from edvr_cli.zoo import cache, http
 from edvr_cli.zoo import registry as registry_mod
 from edvr_cli.zoo.registry import Registry, default_registry
-from fakeservers import FakeServer, closed_port_url, fixture_bytes, tiny_entry
 
 
 @pytest.fixture(autouse=True)
 def _local_only(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
-    monkeypatch.setenv("EDVR_GDRIVE_URL", closed_port_url() + "/uc")
+    no_real_drive(monkeypatch)
     monkeypatch.delenv("EDVR_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(download, "RETRY_WAIT", 0.01)
+    monkeypatch.delenv("EDVR_HF_REPO", raising=False)
+    monkeypatch.setattr(http, "RETRY_WAIT", 0.01)
 
 
 def run(*args: str, width: int = 80):
@@ -79,7 +86,7 @@ def test_download_import_info_path_remove(monkeypatch):
 def test_info_of_a_registry_model_and_of_an_imported_one():
     out = run("info", "EDVR_L_x4_SR_Vimeo90K").output
     assert "frames:    7" in out and "Vid4 Y PSNR/SSIM 27.35/0.8264" in out
-    assert "Hugging Face Hub edvr-cli/EDVR/EDVR_L_x4_SR_Vimeo90K_official-162b54e4.pth -> Google Drive" in out
+    assert "sources:   Google Drive file 1aVR3lkX6ItCphNLcT7F5bbbC484h4Qqy\n" in out  # upstream only, no mirror
     assert "cached:    no" in out
     assert "none (import only)" in run("info", "EDVR_REDS_deblur_Stage2").output
     run("import", str(GOLDEN / "original_stage2_hrin.pth"), "--name", "s2")

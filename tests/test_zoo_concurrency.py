@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import os
 
+from fakeservers import (
+    FakeServer,
+    concurrent_download,
+    files_under,
+    fixture_bytes,
+    run_in_two_processes,
+    sha256_hex,
+    tiny_entry,
+)
+
 from edvr_cli import load_model
 from edvr_cli.zoo import Registry, cache
-from fakeservers import FakeServer, concurrent_download, run_in_two_processes, files_under, fixture_bytes, sha256_hex, tiny_entry
 
 
 def test_two_processes_one_model(monkeypatch):

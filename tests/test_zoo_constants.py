@@ -38,9 +38,8 @@ def test_offline_switches(monkeypatch, edvr, hf, expected):
 
 def test_endpoints_and_repo(monkeypatch):
     monkeypatch.delenv("EDVR_HF_REPO", raising=False)
-    monkeypatch.delenv("EDVR_GDRIVE_URL", raising=False)
-    assert constants.hf_repo() == "edvr-cli/EDVR"
-    assert constants.gdrive_url() == "https://drive.google.com/uc"
+    assert constants.hf_repo() is None  # no default mirror: none exists
+    assert not hasattr(constants, "DEFAULT_HF_REPO")
     monkeypatch.setenv("EDVR_HF_REPO", "me/edvr")
     monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:1/")
     monkeypatch.setenv("EDVR_DOWNLOAD_TIMEOUT", "2.5")

@@ -1,4 +1,5 @@
-"""Downloads from local stand-ins: plain HTTP, Google Drive's confirmation page, the Hugging Face Hub."""
+"""Downloads from local stand-ins: plain HTTP (huggingface_hub's transport), Google Drive's confirmation
+page (gdown, through a local TLS stand-in), a named Hugging Face Hub mirror."""
 
 from __future__ import annotations
 
@@ -7,13 +8,21 @@ import time
 from pathlib import Path
 
 import pytest
+from fakeservers import (
+    FakeServer,
+    closed_port_url,
+    drive_env,
+    files_under,
+    fixture_bytes,
+    no_real_drive,
+    sha256_hex,
+    tiny_entry,
+)
 from safetensors import safe_open
 
 from edvr_cli import load_model
 from edvr_cli.errors import ChecksumError, DownloadError, OfflineError
-from edvr_cli.zoo import Registry, cache, download, resolve_model
-from edvr_cli.zoo.download import gdrive_confirmation_url
-from fakeservers import FakeServer, closed_port_url, files_under, fixture_bytes, sha256_hex, tiny_entry
+from edvr_cli.zoo import Registry, cache, http, resolve_model
 
 DATA = fixture_bytes()
 SHA = sha256_hex(DATA)
@@ -24,17 +33,25 @@ def _local_only(monkeypatch):
     """No test reaches beyond 127.0.0.1; retries are quick."""
     monkeypatch.setenv("EDVR_DOWNLOAD_TIMEOUT", "5")
     monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
-    monkeypatch.setenv("EDVR_GDRIVE_URL", closed_port_url() + "/uc")
+    no_real_drive(monkeypatch)
     monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
     monkeypatch.delenv("EDVR_OFFLINE", raising=False)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("EDVR_HF_REPO", raising=False)
-    monkeypatch.setattr(download, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(http, "RETRY_WAIT", 0.01)
 
 
 @pytest.fixture
 def server():
     with FakeServer() as s:
+        yield s
+
+
+@pytest.fixture
+def drive(monkeypatch):
+    """A Google Drive stand-in that gdown reaches as https://drive.google.com (through a local proxy)."""
+    with FakeServer(tls=True) as s:
+        drive_env(monkeypatch, s)
         yield s
 
 
@@ -151,59 +168,70 @@ def test_an_html_answer_is_not_a_checkpoint(server):
         fetch({"kind": "url", "url": server.url + "/login.pth"})
 
 
-@pytest.mark.parametrize("flavour", ["form", "link", "cookie", "direct"])
-def test_google_drive(server, monkeypatch, flavour):
-    monkeypatch.setenv("EDVR_GDRIVE_URL", server.url + "/uc")
-    server.gdrive("FILEID_123", DATA, flavour=flavour)
+@pytest.mark.parametrize("flavour", ["form", "link", "direct"])
+def test_google_drive(drive, flavour):
+    drive.gdrive("FILEID_123", DATA, flavour=flavour)
     resolved = fetch({"kind": "gdrive", "id": "FILEID_123"})
     assert_good(resolved, "Google Drive file FILEID_123")
-    if flavour == "form":
-        assert [g.path for g in server.log] == ["/uc", "/download"]
+    if flavour == "form":  # the virus-scan page, then its form's target
+        assert [g.path for g in drive.log] == ["/uc", "/download"]
 
 
-def test_google_drive_resumes_after_the_confirmation(server, monkeypatch):
-    monkeypatch.setenv("EDVR_GDRIVE_URL", server.url + "/uc")
-    server.gdrive("FILEID_123", DATA, flavour="form", drops=[600_000])
+def test_google_drive_resumes_after_the_confirmation(drive):
+    drive.gdrive("FILEID_123", DATA, flavour="form", drops=[600_000])
     assert_good(fetch({"kind": "gdrive", "id": "FILEID_123"}), "Google Drive file FILEID_123")
-    assert [g.range for g in server.gets("/download")] == [None, "bytes=600000-"]
+    ranges = [g.range for g in drive.gets("/download")]
+    assert ranges[0] is None and len(ranges) == 2  # gdown keeps whole 512 KiB blocks: resumes at or before the cut
+    assert 0 < int(ranges[1].removeprefix("bytes=").rstrip("-")) <= 600_000
 
 
-def test_google_drive_quota_page(server, monkeypatch):
-    monkeypatch.setenv("EDVR_GDRIVE_URL", server.url + "/uc")
-    server.gdrive("FILEID_123", DATA, flavour="quota")
-    with pytest.raises(DownloadError, match="Google Drive says: Too many users"):
+def test_google_drive_quota_page(drive):
+    drive.gdrive("FILEID_123", DATA, flavour="quota")
+    with pytest.raises(DownloadError, match="Google Drive file FILEID_123: Google Drive says: Too many users") as info:
         fetch({"kind": "gdrive", "id": "FILEID_123"})
+    assert "\n" not in str(info.value)
 
 
-def test_drive_confirmation_parsing():
-    page = (
-        '<form id="download-form" action="https://drive.usercontent.google.com/download" method="get">'
-        '<input type="hidden" name="id" value="ABC"><input type="hidden" name="export" value="download">'
-        '<input type="hidden" name="confirm" value="t"><input type="hidden" name="uuid" value="u-1"></form>'
-    )
-    url = gdrive_confirmation_url(page, "https://drive.google.com/uc?id=ABC", "ABC")
-    assert url == "https://drive.usercontent.google.com/download?id=ABC&export=download&confirm=t&uuid=u-1"
-    old = '<a href="/uc?export=download&amp;confirm=Q1w2&amp;id=ABC">Download anyway</a>'
-    assert gdrive_confirmation_url(old, "https://docs.google.com/uc?id=ABC", "ABC") == (
-        "https://docs.google.com/uc?export=download&confirm=Q1w2&id=ABC"
-    )
+def test_google_drive_serving_a_wrong_file(drive):
+    drive.gdrive("FILEID_123", DATA[:-10] + b"0123456789", flavour="direct")
+    with pytest.raises(ChecksumError, match="Google Drive file FILEID_123: served a file with SHA-256"):
+        fetch({"kind": "gdrive", "id": "FILEID_123"})
+    assert [p.name for p in files_under(home() / "models") if not p.name.endswith(".lock")] == []
+
+
+def test_google_drive_then_the_next_source(drive, server):
+    drive.gdrive("FILEID_123", DATA, flavour="quota")
+    server.file("/good.pth", DATA)
+    resolved = fetch({"kind": "gdrive", "id": "FILEID_123"}, {"kind": "url", "url": server.url + "/good.pth"})
+    assert_good(resolved, server.url + "/good.pth")
+
+
+def test_no_mirror_unless_one_is_named(server, monkeypatch):
+    """No made-up Hugging Face source: the Hub is asked only when a repository is named."""
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    entry = tiny_entry([{"kind": "url", "url": server.url + "/m.pth"}])
+    server.hub_file("edvr-cli/EDVR", entry.file, DATA)
+    server.file("/m.pth", DATA)
+    assert_good(resolve_model(entry.name, registry=Registry([entry]), quiet=True), server.url + "/m.pth")
+    assert {e.path for e in server.log} == {"/m.pth"}
 
 
 def test_hugging_face_hub_mirror(server, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    entry = tiny_entry([{"kind": "hf"}, {"kind": "url", "url": closed_port_url() + "/x.pth"}])
-    server.hub_file("edvr-cli/EDVR", entry.file, DATA)
+    monkeypatch.setenv("EDVR_HF_REPO", "someone/EDVR")
+    entry = tiny_entry([{"kind": "url", "url": closed_port_url() + "/x.pth"}])
+    server.hub_file("someone/EDVR", entry.file, DATA)
     resolved = resolve_model(entry.name, registry=Registry([entry]), quiet=True)
-    assert_good(resolved, f"Hugging Face Hub edvr-cli/EDVR/{entry.file}")
-    assert {(e.method, e.path) for e in server.log} == {("HEAD", f"/edvr-cli/EDVR/resolve/main/{entry.file}"),
-                                                         ("GET", f"/edvr-cli/EDVR/resolve/main/{entry.file}")}
-    hub = Path(os.environ["HF_HOME"]) / "hub" / "models--edvr-cli--EDVR"
+    assert_good(resolved, f"Hugging Face Hub someone/EDVR/{entry.file}")
+    assert {(e.method, e.path) for e in server.log} == {("HEAD", f"/someone/EDVR/resolve/main/{entry.file}"),
+                                                         ("GET", f"/someone/EDVR/resolve/main/{entry.file}")}
+    hub = Path(os.environ["HF_HOME"]) / "hub" / "models--someone--EDVR"
     assert (hub / "blobs" / SHA).is_file()  # the Hub's own cache layout, reused offline
 
 
 def test_hub_repo_is_configurable(server, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    entry = tiny_entry([{"kind": "hf"}])
+    entry = tiny_entry([{"kind": "url", "url": closed_port_url() + "/x.pth"}])
     server.hub_file("someone/mirror", entry.file, DATA)
     resolved = resolve_model(entry.name, registry=Registry([entry]), hf_repo="someone/mirror", quiet=True)
     assert_good(resolved, f"Hugging Face Hub someone/mirror/{entry.file}")
@@ -216,16 +244,17 @@ def test_hub_repo_is_configurable(server, monkeypatch):
 
 def test_hub_missing_file_then_next_source(server, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("EDVR_HF_REPO", "someone/EDVR")
     server.file("/good.pth", DATA)
-    resolved = fetch({"kind": "hf"}, {"kind": "url", "url": server.url + "/good.pth"})
+    resolved = fetch({"kind": "url", "url": server.url + "/good.pth"})
     assert_good(resolved, server.url + "/good.pth")
 
 
 def test_hub_serving_a_wrong_file(server, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    entry = tiny_entry([{"kind": "hf"}])
-    server.hub_file("edvr-cli/EDVR", entry.file, b"not the model" * 100)
-    with pytest.raises(ChecksumError, match="Hugging Face Hub edvr-cli/EDVR"):
+    entry = tiny_entry([{"kind": "hf", "repo": "someone/EDVR"}])
+    server.hub_file("someone/EDVR", entry.file, b"not the model" * 100)
+    with pytest.raises(ChecksumError, match="Hugging Face Hub someone/EDVR"):
         resolve_model(entry.name, registry=Registry([entry]), quiet=True)
     assert not [p for p in files_under(os.environ["HF_HOME"]) if "blobs" in p.parts]
 
@@ -235,28 +264,32 @@ def test_offline_fails_fast_and_leaves_nothing(server, monkeypatch, switch):
     monkeypatch.setenv(switch, "1")
     monkeypatch.setenv("HF_ENDPOINT", server.url)
     monkeypatch.setenv("EDVR_GDRIVE_URL", server.url + "/uc")
+    monkeypatch.setenv("EDVR_HF_REPO", "someone/EDVR")
     server.file("/m.pth", DATA)
     started = time.monotonic()
     with pytest.raises(OfflineError, match=f"{switch}=1.*edvr weights import FILE") as info:
-        fetch({"kind": "hf"}, {"kind": "gdrive", "id": "ID"}, {"kind": "url", "url": server.url + "/m.pth"})
+        fetch({"kind": "gdrive", "id": "ID"}, {"kind": "url", "url": server.url + "/m.pth"})
     assert time.monotonic() - started < 3
     assert server.log == []
     assert files_under(home()) == []
     assert "drive.google.com/uc?export=download&id=ID" in str(info.value)
 
 
-def test_no_network_fails_fast_and_leaves_nothing():
+def test_no_network_fails_fast_and_leaves_nothing(monkeypatch):
+    monkeypatch.setenv("EDVR_HF_REPO", "someone/EDVR")
     started = time.monotonic()
-    with pytest.raises(OfflineError, match="cannot reach any source.*edvr weights import FILE"):
-        fetch({"kind": "hf"}, {"kind": "gdrive", "id": "ID"}, {"kind": "url", "url": closed_port_url() + "/m.pth"})
+    with pytest.raises(OfflineError, match="cannot reach any source.*edvr weights import FILE") as info:
+        fetch({"kind": "url", "url": closed_port_url() + "/m.pth"}, {"kind": "gdrive", "id": "ID"})
     assert time.monotonic() - started < 5
-    assert files_under(home()) == []
+    assert "Hugging Face Hub someone/EDVR" in str(info.value) and "Google Drive file ID" in str(info.value)
+    # gdown connects and downloads in one call, under the lock: its lock file may stay; no data does
+    assert [p.name for p in files_under(home())] in ([], ["Tiny_x4_SR.safetensors.lock"])
 
 
 def test_offline_uses_the_hub_cache(server, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", server.url)
-    entry = tiny_entry([{"kind": "hf"}])
-    server.hub_file("edvr-cli/EDVR", entry.file, DATA)
+    entry = tiny_entry([{"kind": "hf", "repo": "someone/EDVR"}])
+    server.hub_file("someone/EDVR", entry.file, DATA)
     resolve_model(entry.name, registry=Registry([entry]), quiet=True)
     cache.remove(entry.name)
     served = len(server.log)

@@ -5,16 +5,28 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import GOLDEN
+from fakeservers import closed_port_url, sha256_hex, tiny_entry
 from safetensors import safe_open
 
-from conftest import GOLDEN
 from edvr_cli import load_model, save_model
-from edvr_cli.errors import DownloadError, EDVRCheckpointError, EDVRError, ModelNotFoundError
-from edvr_cli.zoo import Registry, cache, import_model, model_path, remove_model, resolve_model
+from edvr_cli.errors import (
+    DownloadError,
+    EDVRCheckpointError,
+    EDVRError,
+    ModelNotFoundError,
+)
+from edvr_cli.zoo import (
+    Registry,
+    cache,
+    import_model,
+    model_path,
+    remove_model,
+    resolve_model,
+)
 from edvr_cli.zoo import registry as registry_mod
 from edvr_cli.zoo.models import download_model, inspect_file
 from edvr_cli.zoo.registry import ModelEntry, default_registry
-from fakeservers import closed_port_url, sha256_hex, tiny_entry
 
 GOLDEN_FILES = sorted(p.name for p in GOLDEN.glob("*.pth"))
 

@@ -6,10 +6,16 @@ import json
 import re
 
 import pytest
-
 from conftest import FIXTURES
+
 from edvr_cli.zoo import registry as registry_mod
-from edvr_cli.zoo.registry import ModelEntry, Registry, close_matches, default_padding, default_registry
+from edvr_cli.zoo.registry import (
+    ModelEntry,
+    Registry,
+    close_matches,
+    default_padding,
+    default_registry,
+)
 
 BASICSR = [
     "EDVR_L_x4_SR_REDS",
@@ -85,12 +91,32 @@ def test_entries_are_well_formed(reg):
         else:
             # the file name's 8-hex suffix is the start of its SHA-256
             assert e.sha256 == re.search(r"-([0-9a-f]{8})\.pth$", e.file).group(1)
-            assert [s.kind for s in e.sources][0] == "hf"
+            # upstream sources only: no made-up mirror (a Hugging Face repo is used only when one is named)
+            assert [s.kind for s in e.sources] == (["url"] if e.name in MMAGIC else ["gdrive"]), e.name
     for name in MMAGIC:
         url = reg.get(name).sources[-1].url
         assert url == "https://download.openmmlab.com/mmediting/restorers/edvr/" + reg.get(name).file
     for name in BASICSR:
         assert reg.get(name).sources[-1].kind == "gdrive"
+
+
+# Google Drive ids from BasicSR's scripts/download_pretrained_models.py (shared/EDVR_NOTES.md)
+DRIVE_IDS = {
+    "EDVR_L_x4_SR_REDS": "127KXEjlCwfoPC1aXyDkluNwr9elwyHNb",
+    "EDVR_M_x4_SR_REDS": "1dd6aFj-5w2v08VJTq5mS9OFsD-wALYD6",
+    "EDVR_M_woTSA_x4_SR_REDS": "1C_WdN-NyNj-P7SOB5xIVuHl4EBOwd-Ny",
+    "EDVR_L_x4_SRblur_REDS": "1GZz_87ybR8eAAY3X2HWwI3L6ny7-5Yvl",
+    "EDVR_L_deblur_REDS": "1_ma2tgHscZtkIY2tEJkVdU-UP8bnqBRE",
+    "EDVR_L_deblurcomp_REDS": "1fEoSeLFnHSBbIs95Au2W197p8e4ws4DW",
+    "EDVR_L_x4_SR_Vimeo90K": "1aVR3lkX6ItCphNLcT7F5bbbC484h4Qqy",
+}
+
+
+def test_sources_are_the_upstream_ones(reg):
+    assert {name: reg.get(name).sources[0].id for name in BASICSR} == DRIVE_IDS
+    assert not any(s.kind == "hf" for e in reg for s in e.sources)
+    with pytest.raises(ValueError, match="repo"):
+        ModelEntry.from_dict({**reg.get("EDVR_M_x4_SR_REDS").to_dict(), "sources": [{"kind": "hf"}]})
 
 
 def test_padding_follows_the_published_test_settings(reg):

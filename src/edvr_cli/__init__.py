@@ -47,7 +47,33 @@ _EXPORTS: dict[str, str] = {
     "OutputExistsError": "edvr_cli.errors",
 }
 
-__all__ = ["__version__", *_EXPORTS]
+__all__ = [
+    "__version__",
+    "EDVR",
+    "EDVRConfig",
+    "set_dcn_backend",
+    "load_model",
+    "save_model",
+    "infer_config",
+    "read_state_dict",
+    "ModelDescriptor",
+    "load_descriptor",
+    "StreamRestorer",
+    "resolve_device",
+    "window_indices",
+    "RestoreSettings",
+    "RestoreResult",
+    "restore_video",
+    "restore_batch",
+    "load_models",
+    "resolve_model",
+    "download_model",
+    "import_model",
+    "EDVRError",
+    "EDVRCheckpointError",
+    "InputError",
+    "OutputExistsError",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -3,8 +3,8 @@
 Ours:
     EDVR_HOME              where models are cached (default: the platform's user cache folder + ``edvr``)
     EDVR_OFFLINE           ``1``: never touch the network (default: the value of HF_HUB_OFFLINE)
-    EDVR_HF_REPO           Hugging Face Hub repository mirroring the published checkpoints
-    EDVR_GDRIVE_URL        Google Drive download endpoint (tests point it at a local stand-in)
+    EDVR_HF_REPO           a Hugging Face Hub repository mirroring the published checkpoints; tried
+                           first when set (there is no default: no official mirror exists)
     EDVR_DOWNLOAD_TIMEOUT  seconds without data before a connection counts as stalled
 
 Hugging Face Hub's own (read by huggingface_hub; we only pass them on at call time):
@@ -17,8 +17,6 @@ import os
 import sys
 from pathlib import Path
 
-DEFAULT_HF_REPO = "edvr-cli/EDVR"
-DEFAULT_GDRIVE_URL = "https://drive.google.com/uc"
 DEFAULT_DOWNLOAD_TIMEOUT = 20.0
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -77,9 +75,10 @@ def is_offline() -> bool:
     return hf_hub_offline()
 
 
-def hf_repo() -> str:
-    """Hub repository of the mirror (``EDVR_HF_REPO``)."""
-    return os.environ.get("EDVR_HF_REPO") or DEFAULT_HF_REPO
+def hf_repo() -> str | None:
+    """Hub repository of a mirror named with ``EDVR_HF_REPO``; None when none is named."""
+    value = (os.environ.get("EDVR_HF_REPO") or "").strip()
+    return value or None
 
 
 def hf_endpoint() -> str | None:
@@ -95,11 +94,6 @@ def hf_hub_cache() -> str | None:
     if os.environ.get("HF_HOME"):
         return os.path.join(os.path.expanduser(os.environ["HF_HOME"]), "hub")
     return None
-
-
-def gdrive_url() -> str:
-    """Google Drive's download endpoint; ``?export=download&id=ID`` is appended."""
-    return os.environ.get("EDVR_GDRIVE_URL") or DEFAULT_GDRIVE_URL
 
 
 def download_timeout() -> float:

@@ -74,8 +74,8 @@ def main(args: list[str] | None = None) -> int:
 
 
 def _register() -> None:
-    from edvr_cli.cli.restore import deblur, upscale
     from edvr_cli.cli.lab import compare, eval_command, train
+    from edvr_cli.cli.restore import deblur, upscale
     from edvr_cli.cli.weights import weights
 
     for command in (upscale, deblur, weights, train, compare):

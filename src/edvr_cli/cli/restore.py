@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -47,10 +47,13 @@ def restore_options(task: str):
                          help="torch.compile the network (pays off on GPU for long videos; compile cost is reported)."),
             click.option("--channels-last/--no-channels-last", default=None,
                          help="Channels-last memory format [default: on for CPU and CUDA]."),
-            click.option("--codec", default=None, help="Video encoder [default: the input's codec family, else libx264]."),
-            click.option("--crf", default=None, type=click.IntRange(0, 63), help="Constant rate factor [default: visually lossless]."),
+            click.option("--codec", default=None,
+                         help="Video encoder [default: the input's codec family, else libx264]."),
+            click.option("--crf", default=None, type=click.IntRange(0, 63),
+                         help="Constant rate factor [default: visually lossless]."),
             click.option("--preset", default=None, help="Encoder preset (e.g. slow, medium, fast)."),
-            click.option("--pix-fmt", default=None, help="Output pixel format [default: the input's depth and chroma]."),
+            click.option("--pix-fmt", default=None,
+                         help="Output pixel format [default: the input's depth and chroma]."),
             click.option("--recursive", "-r", is_flag=True, help="With a folder of videos: include subfolders."),
             click.option("--hf-repo", default=None, envvar="EDVR_HF_REPO", help="Hugging Face mirror of the weights."),
             click.option("--resume/--no-resume", default=None,
@@ -148,7 +151,8 @@ def _summary(items: list[BatchItem], root: Path, quiet: bool) -> None:
     style = {"done": "green", "skipped": "yellow", "failed": "red"}
     for i in items:
         fps = f"{i.frames / i.seconds:.2f}" if i.seconds > 0 else ""
-        table.add_row(str(i.input.relative_to(root)), f"[{style[i.status]}]{i.status}[/]", str(i.frames or ""), fps, i.message)
+        status = f"[{style[i.status]}]{i.status}[/]"
+        table.add_row(str(i.input.relative_to(root)), status, str(i.frames or ""), fps, i.message)
     console.print(table)
     counts = {s: sum(1 for i in items if i.status == s) for s in ("done", "skipped", "failed")}
     console.print(f"{counts['done']} done, {counts['skipped']} skipped, {counts['failed']} failed")

@@ -24,7 +24,7 @@ from edvr_cli.zoo.models import (
 from edvr_cli.zoo.registry import ModelEntry, default_registry
 
 
-def _human_size(n: int | float | None, approx: bool = False) -> str:
+def _human_size(n: float | None, approx: bool = False) -> str:
     if not n:
         return "-"
     units = ("B", "kB", "MB", "GB")
@@ -111,7 +111,10 @@ def list_models() -> None:
 @click.argument("names", nargs=-1)
 @click.option("--all", "all_", is_flag=True, help="Every downloadable published model.")
 @click.option(
-    "--hf-repo", metavar="REPO", help="Hugging Face mirror to try first (default: $EDVR_HF_REPO or edvr-cli/EDVR)."
+    "--hf-repo",
+    metavar="REPO",
+    help="A Hugging Face Hub repository mirroring the checkpoints, tried before the upstream sources"
+    " (default: $EDVR_HF_REPO; none).",
 )
 @click.option("--force", is_flag=True, help="Download again even if cached.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
@@ -221,11 +224,17 @@ def info(target: str) -> None:
         if entry is None:
             rows.append(("config", _config_line(hit.config)))
             rows.append(("params", f"{hit.params:,}" if hit.params else None))
+        if hit.sha256:
+            check = "ok" if cache.is_intact(hit) else f"CHANGED since it was cached; edvr weights remove {hit.name}"
+        else:
+            check = "not recorded (cached by an older version)"
         rows += [
             ("cached", hit.path),
             ("came from", hit.source),
             ("source file", hit.source_file),
             ("source sha256", hit.source_sha256),
+            ("cached sha256", hit.sha256),
+            ("file check", check),
         ]
     elif entry is not None and entry.bundled:
         rows.append(("cached", f"bundled: {entry.bundled_path()}"))

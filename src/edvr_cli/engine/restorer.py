@@ -24,9 +24,9 @@ import torch
 from torch.nn import functional as F
 
 from edvr_cli.engine.device import PRECISIONS, auto_batch
-from edvr_cli.model.arch import EDVR
 from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles
 from edvr_cli.engine.windows import lookahead, window_indices
+from edvr_cli.model.arch import EDVR
 
 log = logging.getLogger(__name__)
 
@@ -146,8 +146,9 @@ class StreamRestorer:
         self.ahead = lookahead(self.window)
         self.tiles: list[Tile] = []
         self.weights: list[torch.Tensor] = []
-        self.frame_size: tuple[int, int] | None = None
-        self.padded_size: tuple[int, int] | None = None
+        self.frame_size: tuple[int, int] = (0, 0)  # set by the first frame (see _plan)
+        self.padded_size: tuple[int, int] = (0, 0)
+        self._inv_norm: torch.Tensor | None = None
         self.oom_retries = 0
 
     # -- set-up per stream -------------------------------------------------------------------------
@@ -176,7 +177,7 @@ class StreamRestorer:
             s = self.model.scale
             self.weights = [w.to(self.device) for w in blend_weights(self.tiles, hp, wp, s)]
             norm = torch.zeros(1, hp * s, wp * s, device=self.device)
-            for t, w in zip(self.tiles, self.weights):
+            for t, w in zip(self.tiles, self.weights, strict=False):
                 norm[:, t.y0 * s:t.y1 * s, t.x0 * s:t.x1 * s] += w
             self._inv_norm = 1 / norm
 
@@ -262,8 +263,9 @@ class StreamRestorer:
         canvas = None
         for ti, tile in enumerate(self.tiles):
             per_window = [self._features(slots, win, ti, tile) for win in windows]
-            feats = tuple(self._stack_windows([[f[level] for f in win_feats] for win_feats in per_window])
+            l1, l2, l3 = (self._stack_windows([[f[level] for f in win_feats] for win_feats in per_window])
                           for level in range(3))
+            feats = (l1, l2, l3)
             centre = torch.stack([slots[win[c]].frame[:, tile.y0:tile.y1, tile.x0:tile.x1] for win in windows])
             with self._stage("fuse"):
                 out = self._fuse(feats, self._layout(centre)).float()
@@ -276,6 +278,7 @@ class StreamRestorer:
             if canvas is None:
                 canvas = torch.zeros(len(windows), 3, hp * s, wp * s, device=out.device)
             canvas[:, :, tile.y0 * s:tile.y1 * s, tile.x0 * s:tile.x1 * s] += out * self.weights[ti]
+        assert canvas is not None and self._inv_norm is not None  # more than one tile was blended
         return canvas * self._inv_norm
 
     def _quantize(self, out: torch.Tensor):
@@ -361,7 +364,7 @@ class StreamRestorer:
                 except StopIteration:
                     total = next_read
                     return
-                if self.frame_size is None:
+                if self.frame_size == (0, 0):
                     self._plan(int(frame.shape[0]), int(frame.shape[1]))
                 elif tuple(frame.shape[:2]) != self.frame_size:
                     raise ValueError(

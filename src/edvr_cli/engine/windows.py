@@ -24,7 +24,12 @@ def window_indices(center: int, num_frames: int, window: int = 5, padding: str =
     out = []
     for i in range(center - half, center + half + 1):
         if i < 0:
-            idx = {"replicate": 0, "reflection": -i, "reflection_circle": center + half - i, "circle": window + i}[padding]
+            idx = {
+                "replicate": 0,
+                "reflection": -i,
+                "reflection_circle": center + half - i,
+                "circle": window + i,
+            }[padding]
         elif i > last:
             idx = {
                 "replicate": last,

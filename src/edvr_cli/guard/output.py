@@ -186,7 +186,8 @@ def check_output(
                               "(or a folder name for PNG frames)")
         foreign = _foreign_entries(path, owned)
         if foreign:
-            shown = ", ".join(f"'{n}'" for n in foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+            shown = ", ".join(f"'{n}'" for n in foreign[:3]) + more
             raise OutputError(f"the output folder '{path}' holds files edvr did not write ({shown}); "
                               "choose an empty or new folder")
         if not any(True for _ in os.scandir(path)):

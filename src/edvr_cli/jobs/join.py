@@ -12,6 +12,7 @@ from edvr_cli.errors import JoinError, WarningCallback
 from edvr_cli.guard.output import remove_path
 from edvr_cli.jobs.workfolder import WorkFolder
 
+
 def continuous_dts(pts: list[int], delay: int) -> list[int]:
     """Decode timestamps for packets whose presentation times are ``pts`` (in decode order).
 
@@ -23,7 +24,7 @@ def continuous_dts(pts: list[int], delay: int) -> list[int]:
     delay = max(0, min(delay, len(order) - 1))
     back = order[delay] - order[0]
     dts = [order[i] - back if i < delay else order[i - delay] for i in range(len(order))]
-    if any(d > p for d, p in zip(dts, pts)):
+    if any(d > p for d, p in zip(dts, pts, strict=False)):
         raise ValueError("a frame is reordered further than the delay allows")
     return dts
 
@@ -120,7 +121,8 @@ def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
             with av.open(str(path)) as container:
                 stream = container.streams.video[0]
                 if (bytes(stream.codec_context.extradata or b""), stream.time_base) != header:
-                    raise JoinError(work.output.name, ValueError(f"'{path.name}' has other stream headers than the first segment"))
+                    other = ValueError(f"'{path.name}' has other stream headers than the first segment")
+                    raise JoinError(work.output.name, other)
             for packet in _video_packets(path):
                 packet.dts = next(dts)
                 packet.stream = video

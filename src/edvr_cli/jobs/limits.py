@@ -115,7 +115,8 @@ def explain_failure(exc: BaseException, src: Path, dst: Path, frame: int, kept: 
     if isinstance(exc, RuntimeError) and any(mark in str(exc) for mark in _DEVICE_FAILURES):
         return DeviceError(f"the GPU failed restoring '{src.name}' at frame {frame}: {first_line(exc)}{kept}")
     if isinstance(exc, MemoryError) or (isinstance(exc, RuntimeError) and "DefaultCPUAllocator" in str(exc)):
-        return EDVRError(f"out of memory restoring '{src.name}' at frame {frame}{kept}; try a smaller --tile or --batch")
+        return EDVRError(f"out of memory restoring '{src.name}' at frame {frame}{kept}; "
+                         "try a smaller --tile or --batch")
     return None
 
 

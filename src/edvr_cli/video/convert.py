@@ -18,7 +18,7 @@ def plane_array(plane: av.video.plane.VideoPlane, bits: int) -> np.ndarray:
     """View of one plane's samples as ``(height, width)`` (uint8, or little-endian uint16)."""
     dtype = np.dtype(np.uint8) if bits <= 8 else np.dtype("<u2")
     stride = plane.line_size // dtype.itemsize
-    flat = np.frombuffer(plane, dtype=dtype, count=stride * plane.height)
+    flat = np.frombuffer(memoryview(plane), dtype=dtype, count=stride * plane.height)
     return flat.reshape(plane.height, stride)[:, : plane.width]
 
 
@@ -35,9 +35,8 @@ def frame_to_rgb(frame: av.VideoFrame, color: ColorInfo, reformatter: VideoRefor
         if fmt.is_rgb:  # gbrp: planes are G, B, R
             peak = np.float32((1 << fmt.bit_depth) - 1)
             return np.stack([planes[2], planes[0], planes[1]], axis=-1).astype(np.float32) / peak
-        if fmt.chroma == "gray":
-            planes = [planes[0], None, None]
-        return yuv_to_rgb(*planes[:3], bits=fmt.bit_depth, matrix=color.matrix, full_range=color.full_range)
+        u, v = (None, None) if fmt.chroma == "gray" else (planes[1], planes[2])
+        return yuv_to_rgb(planes[0], u, v, bits=fmt.bit_depth, matrix=color.matrix, full_range=color.full_range)
     reformatter = reformatter or VideoReformatter()
     if fmt.is_yuv:
         chroma = fmt.chroma if fmt.chroma in ("420", "422", "444", "440") else "444"
@@ -83,7 +82,7 @@ def rgb_to_frame(
             sub_y=out.sub_y,
         )
         frame = av.VideoFrame(rgb.shape[1], rgb.shape[0], pix_fmt)
-        for plane, values in zip(frame.planes, planes):
+        for plane, values in zip(frame.planes, planes, strict=False):
             plane_array(plane, out.bit_depth)[...] = values
     else:
         src = av.VideoFrame.from_ndarray(rgb, format="rgb24" if rgb.dtype == np.uint8 else "rgb48le")

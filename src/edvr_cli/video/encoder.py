@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Container
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache
 
 import av
 
@@ -68,7 +68,7 @@ class EncoderSettings:
         return describe_pix_fmt(self.pix_fmt).bit_depth
 
 
-@lru_cache(maxsize=None)
+@cache
 def encoder_exists(name: str) -> bool:
     try:
         return av.codec.Codec(name, "w").type == "video"

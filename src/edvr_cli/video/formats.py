@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import av
 
@@ -41,7 +41,7 @@ class PixFmtInfo:
         return self.chroma not in ("rgb", "gray")
 
 
-@lru_cache(maxsize=None)
+@cache
 def describe_pix_fmt(name: str) -> PixFmtInfo:
     """Bit depth and chroma layout of an FFmpeg pixel format (``av.VideoFormat`` does the parsing)."""
     fmt = av.VideoFormat(name)
@@ -57,7 +57,7 @@ def describe_pix_fmt(name: str) -> PixFmtInfo:
         sub_y = max(1, -(-probe_h // fmt.chroma_height(probe_h)))
         chroma = _CHROMA_BY_SUBSAMPLING.get((sub_x, sub_y), "420")
     m = _PLANAR.match(name)
-    planar_le = bool(m) and (bits == 8 or m.group("endian") == "le")
+    planar_le = m is not None and (bits == 8 or m.group("endian") == "le")
     return PixFmtInfo(name, bits, chroma, sub_x, sub_y, planar_le)
 
 

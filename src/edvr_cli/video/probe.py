@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import Any
 
 import av
 import av.error
@@ -122,7 +123,7 @@ def first_frame(
     raise InputError(f"'{path}' has no decodable video frame")
 
 
-def frame_color(frame: av.VideoFrame, ctx: av.codec.context.CodecContext) -> ColorInfo:
+def frame_color(frame: av.VideoFrame, ctx: Any) -> ColorInfo:
     """The colour rules applied to one decoded frame's tags (the stream's where the frame has none)."""
     fmt = describe_pix_fmt(frame.format.name)
     return resolve_color(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +17,6 @@ from edvr_cli.errors import InputError, WarningCallback, first_line
 from edvr_cli.video.colour import ColorInfo
 from edvr_cli.video.convert import frame_to_rgb
 from edvr_cli.video.probe import VideoInfo, frame_color, open_input, probe, video_stream
-
 
 _FRAME_SLOT_FORMATS = frozenset({"avi"})
 
@@ -103,11 +102,12 @@ class FrameReader:
         frames = self._sequence_frames() if self.info.is_image_sequence else self._video_frames()
         best_effort = BestEffortTimestamp()
         for decoded in frames:
+            raw: int | None
             if self._frame_slots:
                 raw = (self.info.start_time or 0) + self._frame_step() * self.frames_read
             else:
                 raw = best_effort(decoded.pts, decoded.dts)
-            pts = self._usable_pts(raw)
+            pts = self._usable_pts(raw)  # raw may be None: filled from the frame rate
             color = self._image_colors.pop(self.frames_read, self.info.color)
             rgb = frame_to_rgb(decoded, color, self._reformatter)
             frame = Frame(self.frames_read, rgb, pts, self.info.time_base)

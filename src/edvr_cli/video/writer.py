@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -15,7 +15,6 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from edvr_cli.errors import EDVRError, WarningCallback, first_line
-from edvr_cli.video.stderr import native_stderr
 from edvr_cli.video.colour import (
     PRI_BT709,
     RANGE_LIMITED,
@@ -28,7 +27,7 @@ from edvr_cli.video.convert import rgb_to_frame
 from edvr_cli.video.encoder import EncoderSettings, MuxerCodecs, choose_encoder
 from edvr_cli.video.paths import is_frame_folder_output
 from edvr_cli.video.probe import VideoInfo
-
+from edvr_cli.video.stderr import native_stderr
 
 #: Colour of outputs made from RGB sources (image sequences, RGB video): BT.709, limited range.
 RGB_SOURCE_OUTPUT_COLOR = ColorInfo(SPC_BT709, RANGE_LIMITED, PRI_BT709, TRC_BT709, True, True)
@@ -119,7 +118,7 @@ class VideoWriter(_WarningSink):
         # The source's time base keeps every pts exact. Constant-rate containers (AVI, MPEG-PS)
         # count frames in their time base instead, so they get 1/fps and rounded times.
         timed = av.format.Flags.variable_fps.value | av.format.Flags.no_timestamps.value
-        if self._out.format.flags & timed or info.fps is None:
+        if self._out.format.flags & timed or info.fps is None:  # type: ignore[operator]
             self.time_base = info.time_base
         else:
             self.time_base = 1 / info.fps
@@ -178,6 +177,7 @@ class VideoWriter(_WarningSink):
             width=self.width,
             height=self.height,
         )
+        assert isinstance(stream, av.VideoStream)
         ctx = stream.codec_context
         ctx.pix_fmt = settings.pix_fmt
         ctx.colorspace = self.color.matrix
@@ -263,7 +263,7 @@ class VideoWriter(_WarningSink):
                 pass
 
     def _close_containers(self) -> None:
-        out, self._out = self._out, None
+        out, self._out = self._out, None  # type: ignore[assignment]
         try:
             if self._copier is not None:
                 self._copier.close()
@@ -443,10 +443,10 @@ class ImageSequenceWriter(_WarningSink):
             raise ValueError(f"expected uint8 or uint16 RGB, got {rgb.dtype}; quantise before writing")
         codec = self._encoders.get(frame.format.name)
         if codec is None:
-            codec = av.CodecContext.create("png", "w")
+            codec = av.VideoCodecContext.create("png", "w")
             codec.width, codec.height, codec.pix_fmt = self.width, self.height, frame.format.name
             self._encoders[frame.format.name] = codec
-        data = b"".join(bytes(packet) for packet in codec.encode(frame))
+        data = b"".join(bytes(packet) for packet in codec.encode(frame))  # type: ignore[attr-defined]
         (self.path / f"{self.frames_written:08d}.png").write_bytes(data)
         self.frames_written += 1
 

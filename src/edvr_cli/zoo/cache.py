@@ -4,33 +4,43 @@ Layout, one pair per model (downloaded or imported)::
 
     $EDVR_HOME/models/<name>.safetensors        canonical (BasicSR-named, float32) weights; the header
                                                  carries the config and the source file's name and SHA-256
-    $EDVR_HOME/models/<name>.json               sidecar: source, source file and its SHA-256, the cached file's
-                                                 own SHA-256 (``sha256``, checked on use), naming, config, params
-    $EDVR_HOME/models/<name>.safetensors.lock   file lock held while the model is fetched or written
+    $EDVR_HOME/models/<name>.json               sidecar: source, source file and its full SHA-256, the cached
+                                                 file's own full SHA-256 (``sha256``, checked on every use),
+                                                 naming, config, params
+    $EDVR_HOME/models/<name>.safetensors.lock   file lock held while the model is fetched, imported or removed
     $EDVR_HOME/models/<file>.incomplete         a download in progress (resumed by the next attempt)
 
-The ``.safetensors`` file is written last (atomically): a model is cached exactly when it exists.
+Writes: both files are written under hidden temporary names (the output guard's, so a run killed
+with SIGKILL leaves temporaries the next write removes) and renamed into place together with the
+handled signals held back: a model is cached exactly when its ``.safetensors`` exists, and nothing
+partial ever appears under a final name.
+
+Checking on use: ``check_intact`` re-hashes the whole file on every use (about 0.2 s for an 80 MB
+EDVR-L file, small next to loading it) rather than trusting size and modification time, which a
+changed file can keep.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edvr_cli import __version__
-
-from edvr_cli import env as constants
-from edvr_cli.zoo.download import sha256_file
+from edvr_cli import __version__, env
+from edvr_cli.errors import CachedModelChangedError, ModelCacheError
+from edvr_cli.zoo.verify import sha256_file
 
 SUFFIX = ".safetensors"
 
 
 def models_dir() -> Path:
-    return constants.edvr_home() / "models"
+    return env.edvr_home() / "models"
 
 
 def model_file(name: str) -> Path:
@@ -43,6 +53,53 @@ def sidecar_file(name: str) -> Path:
 
 def lock_file(name: str) -> Path:
     return models_dir() / f"{name}{SUFFIX}.lock"
+
+
+def _cache_error(path: Path, exc: OSError | None = None) -> ModelCacheError:
+    """One line naming the real offending path (the first existing one up the tree) and what to do."""
+    probe = path
+    while not probe.exists() and probe.parent != probe:
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        why = f"'{probe}' is a file, not a folder"
+    elif exc is not None and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        why = f"no space left on the device of '{probe}'"
+    elif exc is None or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        why = f"'{probe}' is not writable"
+    else:
+        why = f"'{probe}': {exc.strerror or exc}"
+    return ModelCacheError(
+        f"cannot write the model cache {path} ({why}); set EDVR_HOME to a folder you can write"
+    )
+
+
+def ensure_models_dir() -> Path:
+    """Create the cache folder if needed; ModelCacheError (one line) when it cannot be used."""
+    folder = models_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _cache_error(folder, exc) from None
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise _cache_error(folder)
+    return folder
+
+
+@contextmanager
+def locked(name: str) -> Iterator[None]:
+    """Hold the file lock of model ``name`` (creating the cache folder); ModelCacheError if it cannot."""
+    from filelock import FileLock
+
+    ensure_models_dir()
+    lock = FileLock(str(lock_file(name)))
+    try:
+        lock.acquire()
+    except OSError as exc:
+        raise _cache_error(lock_file(name), exc) from None
+    try:
+        yield
+    finally:
+        lock.release()
 
 
 @dataclass(frozen=True)
@@ -59,11 +116,12 @@ class CachedModel:
 
     @property
     def source_sha256(self) -> str | None:
+        """Full SHA-256 of the file it came from (the verified download, or the imported file)."""
         return self.record.get("source_sha256")
 
     @property
     def sha256(self) -> str | None:
-        """SHA-256 of the cached file as written (None for entries cached by older versions)."""
+        """Full SHA-256 of the cached file as written (None for entries cached by older versions)."""
         return self.record.get("sha256")
 
     @property
@@ -126,7 +184,7 @@ def list_models() -> list[CachedModel]:
 
 
 def install(
-    src: str | os.PathLike,
+    src: str | os.PathLike[str],
     name: str,
     *,
     source: str,
@@ -136,9 +194,15 @@ def install(
 ) -> CachedModel:
     """Convert a checkpoint (any format ``load_model`` reads) into the cache as ``name``.
 
-    The caller holds ``lock_file(name)``. The file is loaded strictly (so a broken checkpoint raises
+    The caller holds ``locked(name)``. The file is loaded strictly (so a broken checkpoint raises
     ``EDVRCheckpointError`` and nothing is written), then saved as canonical ``.safetensors``.
     """
+    from edvr_cli.guard.output import (
+        remove_path,
+        remove_stale_temporaries,
+        temporary_sibling,
+    )
+    from edvr_cli.guard.signals import signals_deferred
     from edvr_cli.model.checkpoint import load_model, save_model
 
     src = Path(src)
@@ -158,8 +222,7 @@ def install(
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "edvr_cli": __version__,
     }
-    folder = models_dir()
-    folder.mkdir(parents=True, exist_ok=True)
+    ensure_models_dir()
     metadata = {
         "edvr_name": name,
         "edvr_source": source,
@@ -169,20 +232,35 @@ def install(
     }
     if registry_name:
         metadata["edvr_registry"] = registry_name
-    # weights under a hidden name first, so the sidecar can record their hash before they appear
-    weights = folder / f".{model_file(name).name}.new-{os.getpid()}"
-    sidecar = sidecar_file(name)
-    tmp = sidecar.with_name(f".{sidecar.name}.tmp-{os.getpid()}")
+    final, sidecar = model_file(name), sidecar_file(name)
+    for target in (final, sidecar):
+        remove_stale_temporaries(target)  # left by a run killed with SIGKILL
+    weights_tmp, sidecar_tmp = temporary_sibling(final), temporary_sibling(sidecar)
     try:
-        save_model(model, weights, metadata=metadata)
-        record["sha256"] = sha256_file(weights)
-        tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
-        os.replace(tmp, sidecar)
-        os.replace(weights, model_file(name))
+        try:
+            save_model(model, weights_tmp, metadata=metadata)
+            record["sha256"] = sha256_file(weights_tmp)
+            with open(sidecar_tmp, "w", encoding="utf-8") as f:
+                f.write(json.dumps(record, indent=2) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            with signals_deferred():  # both or neither
+                os.replace(sidecar_tmp, sidecar)
+                os.replace(weights_tmp, final)
+        except OSError as exc:
+            raise _cache_error(final, exc) from None
     finally:
-        tmp.unlink(missing_ok=True)
-        weights.unlink(missing_ok=True)
-    return CachedModel(name, model_file(name), record)
+        with signals_deferred():
+            remove_path(weights_tmp)
+            remove_path(sidecar_tmp)
+    return CachedModel(name, final, record)
+
+
+def changed_error(cached: CachedModel, how: str) -> CachedModelChangedError:
+    return CachedModelChangedError(
+        f"the cached model {cached.name} is damaged: {cached.path} no longer has the SHA-256 recorded when it"
+        f" was cached ({(cached.sha256 or '')[:16]}...); {how}"
+    )
 
 
 def is_intact(cached: CachedModel) -> bool:
@@ -208,8 +286,9 @@ def remove(name: str) -> list[Path]:
 
 
 def partial_files(file_name: str | None) -> list[Path]:
-    """Leftovers of an unfinished download of ``file_name`` (partial or verified-but-unconverted file)."""
+    """Leftovers of an unfinished download of ``file_name`` (partial files, a verified-but-unconverted file)."""
     if not file_name:
         return []
-    folder = models_dir()
-    return [p for p in (folder / f"{file_name}.incomplete", folder / file_name) if p.is_file()]
+    from edvr_cli.zoo.download import partial_files as leftovers
+
+    return leftovers(models_dir() / file_name)

@@ -7,12 +7,23 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from filelock import FileLock
-
-from edvr_cli.errors import DownloadError, EDVRCheckpointError, EDVRError, ModelNotFoundError
+from edvr_cli.errors import (
+    DownloadError,
+    EDVRError,
+    ModelNameTakenError,
+    ModelNotFoundError,
+)
 from edvr_cli.zoo import cache
-from edvr_cli.zoo.download import Fetched, download_entry, sha256_file, source_label
-from edvr_cli.zoo.registry import NAME_PATTERN, ModelEntry, Registry, close_matches, default_registry
+from edvr_cli.zoo.download import Fetched, download_entry, source_label, sources_for
+from edvr_cli.zoo.progress import ProgressCallback
+from edvr_cli.zoo.registry import (
+    NAME_PATTERN,
+    ModelEntry,
+    Registry,
+    close_matches,
+    default_registry,
+)
+from edvr_cli.zoo.verify import sha256_file
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
 
@@ -76,24 +87,37 @@ def _install_fetched(entry: ModelEntry, fetched: Fetched) -> cache.CachedModel:
     )
 
 
-def _intact(cached: cache.CachedModel, entry: ModelEntry | None) -> bool:
-    """True when the cached file still has its recorded SHA-256; a damaged one is deleted (under the lock)
-    and False returned when it can be downloaded again, else an error says how to replace it."""
+def check_intact(cached: cache.CachedModel, entry: ModelEntry | None = None) -> cache.CachedModel:
+    """The cached model, after checking its bytes still have the SHA-256 recorded when it was cached.
+
+    A changed file is refused (never loaded, never silently replaced) with ``CachedModelChangedError``
+    (a ``ChecksumError``), one line saying how to fix it.
+    """
+    if cache.is_intact(cached):
+        return cached
+    remove = f"edvr weights remove {cached.name}"
+    if entry is not None and entry.sources:
+        how = f"download it again: edvr weights download {entry.name} --force (or {remove})"
+    elif cached.source.startswith("import "):
+        how = f"replace it: edvr weights import {cached.source[len('import '):]} --force --name {cached.name}, or {remove}"
+    else:
+        how = f"replace it: {remove}, then download or import it again"
+    raise cache.changed_error(cached, how)
+
+
+def _usable_or_removed(cached: cache.CachedModel, entry: ModelEntry, hf_repo: str | None) -> bool:
+    """True for an intact cached file. A published model whose bytes changed is removed (under its lock)
+    so that a verified download replaces it; one that cannot be downloaded is refused (see :func:`check_intact`)."""
     if cache.is_intact(cached):
         return True
-    if entry is None or not entry.sources:
-        source = cached.source[len("import "):] if cached.source.startswith("import ") else None
-        how = f"edvr weights import {source} --force" if source else f"edvr weights remove {cached.name}, then import it again"
-        raise EDVRCheckpointError(
-            f"the cached model {cached.name} is damaged (its SHA-256 no longer matches the one recorded when it was "
-            f"cached); replace it: {how}"
-        )
-    with FileLock(str(cache.lock_file(cached.name))):
+    if not sources_for(entry, hf_repo):
+        check_intact(cached, entry)
+    with cache.locked(cached.name):
         current = cache.get(cached.name)
         if current is not None and cache.is_intact(current):
             return True  # another process replaced it meanwhile
         cache.remove(cached.name)
-        return False
+    return False
 
 
 def download_model(
@@ -103,11 +127,13 @@ def download_model(
     quiet: bool = False,
     force: bool = False,
     registry: Registry | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> cache.CachedModel:
     """Download a published model into the cache (nothing to do when it is there already).
 
-    Raises ``ModelNotFoundError`` (unknown or import-only), ``OfflineError``, ``ChecksumError``,
-    ``DownloadError``.
+    ``on_progress(done, total)`` receives the bytes as they arrive (else, unless ``quiet``, the shared
+    progress bar shows them on a terminal). Raises ``ModelNotFoundError`` (unknown or import-only),
+    ``OfflineError``, ``ChecksumError``, ``DownloadError``, ``ModelCacheError`` (EDVR_HOME unusable).
     """
     reg = _registry(registry)
     entry = reg.get(name)
@@ -115,22 +141,24 @@ def download_model(
         raise _not_found(name, reg)
     if entry.bundled:
         raise DownloadError(f"{entry.name} ships with edvr-cli; there is nothing to download")
-    if not entry.sources:
+    if not sources_for(entry, hf_repo):
         raise _import_only_error(entry)
     existing = cache.get(entry.name)
     if existing is not None and not force:
         return existing
     if force and existing is not None:
-        with FileLock(str(cache.lock_file(entry.name))):
+        with cache.locked(entry.name):
             cache.remove(entry.name)
     return download_entry(
         entry,
         cache.models_dir() / str(entry.file),
         installed=lambda: cache.get(entry.name),
         install=lambda fetched: _install_fetched(entry, fetched),
-        lock=cache.lock_file(entry.name),
+        lock=lambda: cache.locked(entry.name),
+        prepare=cache.ensure_models_dir,
         hf_repo=hf_repo,
         quiet=quiet,
+        on_progress=on_progress,
     )
 
 
@@ -140,11 +168,13 @@ def resolve_model(
     hf_repo: str | None = None,
     quiet: bool = False,
     registry: Registry | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> ResolvedModel:
     """Turn what the user typed into a loadable file, downloading a published model on first use.
 
     An existing file is returned as is; a registry name resolves to its bundled file, its cached file,
-    or a fresh download; an imported name resolves to its cached file. Anything else raises
+    or a fresh download; an imported name resolves to its cached file, checked against the SHA-256
+    recorded when it was cached (``CachedModelChangedError`` when it changed). Anything else raises
     ``ModelNotFoundError`` naming close matches.
     """
     reg = _registry(registry)
@@ -162,18 +192,16 @@ def resolve_model(
                 raise ModelNotFoundError(f"{entry.name}: its bundled file is missing; reinstall edvr-cli")
             return ResolvedModel(bundled, entry.name, entry, "bundled")
         cached = cache.get(entry.name)
-        if cached is not None and _intact(cached, entry):
+        if cached is not None and _usable_or_removed(cached, entry, hf_repo):
             return ResolvedModel(cached.path, entry.name, entry, "cache")
-        if not entry.sources:
+        if not sources_for(entry, hf_repo):
             raise _import_only_error(entry)
-        cached = download_model(entry.name, hf_repo=hf_repo, quiet=quiet, registry=reg)
+        cached = download_model(entry.name, hf_repo=hf_repo, quiet=quiet, registry=reg, on_progress=on_progress)
         return ResolvedModel(cached.path, entry.name, entry, "download")
     cached = cache.get(text)
     if cached is not None:
         known = reg.get(cached.registry_name) if cached.registry_name else None
-        if not _intact(cached, known):
-            cached = download_model(known.name, hf_repo=hf_repo, quiet=quiet, registry=reg)  # type: ignore[union-attr]
-            return ResolvedModel(cached.path, cached.name, known, "download")
+        check_intact(cached, known)
         return ResolvedModel(cached.path, cached.name, known, "cache")
     if _looks_like_path(text):
         raise ModelNotFoundError(f"no such checkpoint file: {text}")
@@ -209,7 +237,7 @@ def remove_model(name: str, *, registry: Registry | None = None) -> list[Path]:
             raise _not_found(name, reg)
         raise ModelNotFoundError(f"{entry.name} is not in the cache ({cache.models_dir()})")
     key = cached.name if cached else entry.name  # type: ignore[union-attr]
-    with FileLock(str(cache.lock_file(key))):
+    with cache.locked(key):
         removed = cache.remove(key)
         for path in leftovers:
             path.unlink(missing_ok=True)
@@ -252,7 +280,11 @@ def recognise(path: Path, digest: str, config: dict[str, Any] | None, registry: 
 
 def inspect_file(path: str | os.PathLike, *, registry: Registry | None = None) -> FileInfo:
     """Read a checkpoint file (never running code) and describe it."""
-    from edvr_cli.model.checkpoint import describe_state_dict, read_metadata, read_state_dict
+    from edvr_cli.model.checkpoint import (
+        describe_state_dict,
+        read_metadata,
+        read_state_dict,
+    )
 
     path = Path(path).expanduser()
     if not path.is_file():
@@ -311,12 +343,15 @@ def import_model(
     existing = cache.get(target)
     if existing is not None and existing.name != target:
         target = existing.name  # same name in another case: keep one entry
-    if existing is not None and not force:
-        if existing.source_sha256 == info.sha256:
-            return ImportResult(existing, entry, already=True)
-        raise EDVRError(f"a model named {target} is already in the cache; add --force to replace it")
-    cache.models_dir().mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache.lock_file(target))):
+    with cache.locked(target):  # the name is checked and claimed under one lock
+        existing = cache.get(target)
+        if existing is not None and not force:
+            if existing.source_sha256 == info.sha256:
+                return ImportResult(existing, entry, already=True)
+            raise ModelNameTakenError(
+                f"a model named {existing.name} is already in the cache (from {existing.source_file or existing.source});"
+                " add --force to replace it"
+            )
         cached = cache.install(
             info.path,
             target,
@@ -330,13 +365,14 @@ def import_model(
 
 def describe_sources(entry: ModelEntry, hf_repo: str | None = None) -> list[str]:
     """The entry's sources in words, in the order they are tried."""
-    return [source_label(s, entry, hf_repo) for s in entry.sources]
+    return [source_label(s, entry, hf_repo) for s in sources_for(entry, hf_repo)]
 
 
 __all__ = [
     "FileInfo",
     "ImportResult",
     "ResolvedModel",
+    "check_intact",
     "describe_sources",
     "download_model",
     "import_model",

@@ -10,10 +10,11 @@ from __future__ import annotations
 import difflib
 import json
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 TASKS = (
     "sr",
@@ -48,10 +49,11 @@ class Source:
     """One place a checkpoint can be downloaded from.
 
     Args:
-        kind: ``hf`` (Hugging Face Hub mirror), ``url`` (direct HTTPS) or ``gdrive`` (Google Drive file id).
+        kind: ``hf`` (a Hugging Face Hub repository), ``url`` (direct HTTPS) or ``gdrive`` (Google Drive file id).
         url: for ``url``.
         id: for ``gdrive``.
-        repo: for ``hf``, a repository overriding the mirror (default: ``EDVR_HF_REPO`` / ``--hf-repo``).
+        repo: for ``hf``, the repository (required in the registry: there is no default mirror; a mirror
+            named with ``EDVR_HF_REPO`` / ``--hf-repo`` is tried first without being listed here).
         filename: for ``hf``, the file in the repository (default: the entry's original file name).
         revision: for ``hf``, branch, tag or commit (default ``main``).
     """
@@ -64,15 +66,24 @@ class Source:
     revision: str | None = None
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Source":
+    def from_dict(cls, data: dict[str, Any]) -> Source:
         kind = data.get("kind")
         if kind not in SOURCE_KINDS:
             raise ValueError(f"unknown source kind {kind!r} (expected one of {', '.join(SOURCE_KINDS)})")
-        src = cls(**{k: data.get(k) for k in ("kind", "url", "id", "repo", "filename", "revision")})
+        src = cls(
+            kind=str(kind),
+            url=data.get("url"),
+            id=data.get("id"),
+            repo=data.get("repo"),
+            filename=data.get("filename"),
+            revision=data.get("revision"),
+        )
         if kind == "url" and not (src.url and src.url.startswith(("https://", "http://"))):
             raise ValueError(f"url source needs an http(s) 'url', got {src.url!r}")
         if kind == "gdrive" and not src.id:
             raise ValueError("gdrive source needs an 'id'")
+        if kind == "hf" and not src.repo:
+            raise ValueError("hf source needs a 'repo' (there is no default Hugging Face mirror)")
         return src
 
     def to_dict(self) -> dict[str, Any]:
@@ -136,7 +147,7 @@ class ModelEntry:
     origin: str = ""
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "ModelEntry":
+    def from_dict(cls, data: dict[str, Any]) -> ModelEntry:
         name = data.get("name")
         if not isinstance(name, str) or not NAME_PATTERN.match(name):
             raise ValueError(f"bad model name {name!r}")
@@ -177,9 +188,9 @@ class ModelEntry:
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"registry entry {name}: {exc}") from exc
-        if any(s.kind == "hf" for s in entry.sources) and not entry.file:
-            if not all(s.filename for s in entry.sources if s.kind == "hf"):
-                raise ValueError(f"registry entry {name}: an hf source needs a file name")
+        hf_sources = [s for s in entry.sources if s.kind == "hf"]
+        if hf_sources and not entry.file and not all(s.filename for s in hf_sources):
+            raise ValueError(f"registry entry {name}: an hf source needs a file name")
         if entry.sources and not entry.sha256:
             raise ValueError(f"registry entry {name}: a downloadable model needs a sha256 to verify")
         return entry
@@ -219,7 +230,7 @@ class ModelEntry:
 
     def matches_sha256(self, digest: str) -> bool:
         """Whether a full hex digest agrees with the registry's (full or prefix) hash."""
-        return bool(self.sha256) and digest.lower().startswith(self.sha256)
+        return self.sha256 is not None and digest.lower().startswith(self.sha256)
 
 
 class Registry:
@@ -233,12 +244,12 @@ class Registry:
             self._entries[entry.name] = entry
 
     @classmethod
-    def from_json(cls, data: dict[str, Any] | list[Any]) -> "Registry":
+    def from_json(cls, data: dict[str, Any] | list[Any]) -> Registry:
         models = data["models"] if isinstance(data, dict) else data
         return cls(ModelEntry.from_dict(m) for m in models)
 
     @classmethod
-    def load(cls, path: str | Path | None = None) -> "Registry":
+    def load(cls, path: str | Path | None = None) -> Registry:
         """Read a registry file (default: the one shipped with the package)."""
         path = Path(path) if path is not None else weights_dir() / "registry.json"
         with open(path, encoding="utf-8") as f:
@@ -291,7 +302,7 @@ class Registry:
                 return entry
         return None
 
-    def replace(self, entry: ModelEntry) -> "Registry":
+    def replace(self, entry: ModelEntry) -> Registry:
         """A copy with ``entry`` replacing (or added after) the entry of the same name."""
         entries = [entry if e.name == entry.name else e for e in self]
         if entry.name not in self._entries:
