@@ -32,7 +32,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from clips import make_clip  # noqa: E402
 
 from edvr_cli.model.arch import set_dcn_backend, torchvision_ops_available  # noqa: E402
-from edvr_cli.jobs.models import LoadedModel, Models  # noqa: E402
+from edvr_cli.jobs.models import Models  # noqa: E402
+from edvr_cli.model.descriptor import ModelDescriptor  # noqa: E402
 from edvr_cli.jobs.run import restore_video  # noqa: E402
 from edvr_cli.jobs.settings import RestoreSettings  # noqa: E402
 from reference import quantize8  # noqa: E402
@@ -44,7 +45,7 @@ LOSSLESS = dict(codec="ffv1", pix_fmt="bgr0")
 
 
 def _models(model, device: str, precision: str = "fp32") -> Models:
-    return Models(LoadedModel(model, "random-weights", "reflection_circle"), None, torch.device(device), precision)
+    return Models(ModelDescriptor.of(model, "random-weights", "reflection_circle"), None, torch.device(device), precision)
 
 
 def decode_all(path: Path) -> torch.Tensor:

@@ -21,6 +21,7 @@ import torch  # noqa: E402
 import bench_cuda  # noqa: E402
 import bench_dcn  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_startup  # noqa: E402
 from common import machine_line  # noqa: E402
 
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"# edvr-cli benchmarks\n# {machine_line()}")
     cuda = torch.cuda.is_available()
 
+    bench_startup.main(["--rounds", "3" if args.quick else "5"])
     bench_dcn.main(["--repeats", "3" if args.quick else "5"] + (["--no-old"] if args.quick else []))
 
     frames = "16" if args.quick else "24"  # the steady-state stretch is n - 3 x batch frames

@@ -37,21 +37,30 @@ TRAIN_ARGS = [
 
 
 def _write_clip(folder: Path, frames: torch.Tensor) -> None:
-    from edvr_cli.lab.train.media import write_frames
+    """Frames in [0, 1] as a PNG folder, quantised as the pipeline does, through the output guard."""
+    from edvr_cli.guard.output import guarded_output
+    from edvr_cli.video.images import write_frames
 
     arr = (frames.clamp(0, 1) * 255).round().byte().permute(0, 2, 3, 1).numpy()
-    write_frames(folder, arr)
+    with guarded_output(folder, overwrite=True, folder=True) as temp:
+        write_frames(temp, arr)
+
+
+def _write_photo(path: Path, img) -> None:
+    from edvr_cli.guard.output import guarded_output
+    from edvr_cli.video.images import write_image
+
+    with guarded_output(path, overwrite=True) as temp:
+        write_image(temp, img)
 
 
 def prepare(out: Path) -> dict[str, Path]:
     """Export training/validation photos and the held-out clips; returns the folders."""
-    from edvr_cli.lab.train.media import write_image
-
     dirs = {k: out / k for k in ("photos", "val", "heldout")}
     for name in TRAIN_PHOTOS:
-        write_image(dirs["photos"] / f"{name}.png", load_photo(name))
+        _write_photo(dirs["photos"] / f"{name}.png", load_photo(name))
     for name in VAL_PHOTOS:
-        write_image(dirs["val"] / f"{name}.png", load_photo(name))
+        _write_photo(dirs["val"] / f"{name}.png", load_photo(name))
     for name in HELDOUT_PHOTOS:
         gt, lq = heldout_clip(name)
         _write_clip(dirs["heldout"] / "gt" / name, gt)
@@ -59,7 +68,7 @@ def prepare(out: Path) -> dict[str, Path]:
     return dirs
 
 
-def run_click(command, args: list[str]) -> None:
+def run_click(command, args: list) -> None:
     print("$ edvr", command.name, " ".join(map(str, args)), flush=True)
     command.main([str(a) for a in args], standalone_mode=False)
 
@@ -92,7 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     for label, model in (("bicubic", "bicubic"), ("bilinear", "bilinear"), ("edvr-tiny", model_out)):
         report = out / f"eval-{label}.json"
         run_click(eval_command, ["--model", model, "--lq", dirs["heldout"] / "lq", "--gt", dirs["heldout"] / "gt",
-                                 "--json", report, "--quiet"])
+                                 "--json", report, "--overwrite", "--quiet"])
         result = json.loads(report.read_text())
         rows.append((label, result))
     lines = [
@@ -109,7 +118,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_train:
         lines += ["", f"training wall time: {minutes:.1f} min"]
     table = "\n".join(lines)
-    (out / "results.md").write_text(table + "\n")
+    from edvr_cli.guard.output import write_file
+
+    write_file(out / "results.md", table + "\n", overwrite=True)
     print(table)
     gain = rows[2][1]["average"]["psnr"] - rows[0][1]["average"]["psnr"]
     print(f"edvr-tiny - bicubic: {gain:+.2f} dB")

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
+from edvr_cli.errors import InputError
 from edvr_cli.lab.compare import GAP, compose, plan_layout, render_text, split_screen
-from edvr_cli.lab.train.media import iter_clip, read_image, write_frames
+from edvr_cli.video.images import iter_clip, read_image, write_frames
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +51,7 @@ def test_compose_auto_crop_and_bad_crop():
     b[20:30, 5:15] = 255
     img = compose([a, b], ["a", "b"], panel_width=80)
     assert img.shape[1] == 2 * 80 + 3 * GAP
-    with pytest.raises(Exception):
+    with pytest.raises(InputError, match="does not fit in the 40x40 frame"):
         compose([a], ["a"], crops=[(30, 30, 20, 20)])
 
 
@@ -63,4 +64,5 @@ def test_split_screen_video(sources, tmp_path):
     frames = list(iter_clip(out))
     assert len(frames) == 4 and frames[0].shape == (48, 64, 3)
     frame = split_screen([np.zeros((12, 16, 3), np.uint8), np.full((48, 64, 3), 200, np.uint8)], ["", ""], (48, 64))
-    assert frame[:, :30].max() <= 255 and (frame[:, 40:] == 200).all()
+    # left strip: the black source enlarged; a white divider on columns 31-32; right strip: the grey source
+    assert (frame[:, :31] == 0).all() and (frame[:, 31:33] == 255).all() and (frame[:, 33:] == 200).all()

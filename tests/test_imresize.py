@@ -30,7 +30,7 @@ def _reference_resize_1d(signal: np.ndarray, scale: float, antialias: bool = Tru
                 ws.append(float(cubic(torch.tensor(d, dtype=torch.float64))))
         total = sum(ws)
         acc = 0.0
-        for t, wgt in zip(taps, ws):
+        for t, wgt in zip(taps, ws, strict=True):
             k = t - 1
             while k < 0 or k >= n:  # symmetric padding
                 k = -k - 1 if k < 0 else 2 * n - 1 - k

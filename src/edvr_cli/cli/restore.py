@@ -55,7 +55,7 @@ def restore_options(task: str):
             click.option("--pix-fmt", default=None,
                          help="Output pixel format [default: the input's depth and chroma]."),
             click.option("--recursive", "-r", is_flag=True, help="With a folder of videos: include subfolders."),
-            click.option("--hf-repo", default=None, envvar="EDVR_HF_REPO", help="Hugging Face mirror of the weights."),
+            click.option("--hf-repo", default=None, envvar="EDVR_HF_REPO", help="A Hugging Face repository mirroring the published weights, tried first (none by default)."),
             click.option("--resume/--no-resume", default=None,
                          help="Write the output in segments beside it, so an interrupted run continues where it "
                               f"stopped [default: on for more than {RESUME_MIN_FRAMES} frames and for batches]."),

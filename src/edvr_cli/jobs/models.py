@@ -2,104 +2,73 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
-from functools import cached_property
-from pathlib import Path
 
 import torch
 
 from edvr_cli.engine.device import default_precision, resolve_device
-from edvr_cli.engine.windows import PADDINGS
 from edvr_cli.errors import EDVRError, ModelKindError
 from edvr_cli.jobs.settings import DEFAULT_MODELS, TASK_SCALE, RestoreSettings
-from edvr_cli.model.arch import EDVR
-from edvr_cli.model.checkpoint import load_model
-
-
-@dataclass
-class LoadedModel:
-    """A network ready to run, with what the pipeline needs to know about it."""
-
-    model: EDVR
-    name: str
-    padding: str
-    task: str | None = None
-    path: Path | None = None
-
-    @cached_property
-    def sha256(self) -> str | None:
-        """SHA-256 of the file the weights came from (what a resumable run records)."""
-        from edvr_cli.zoo.download import sha256_file
-
-        return sha256_file(self.path) if self.path is not None else None
+from edvr_cli.model.descriptor import ModelDescriptor
 
 
 @dataclass
 class Models:
-    """Stage 1 and the optional stage 2, on one device."""
+    """Stage 1 and the optional stage 2, on one device, each with what the run needs to know of it."""
 
-    stage1: LoadedModel
-    stage2: LoadedModel | None
+    stage1: ModelDescriptor
+    stage2: ModelDescriptor | None
     device: torch.device
     precision: str
 
     @property
     def scale(self) -> int:
-        return self.stage1.model.scale
+        return self.stage1.scale
 
 
+def load_one(spec: str, device: torch.device, *, padding: str | None = None, hf_repo: str | None = None,
+             quiet: bool = False) -> tuple[ModelDescriptor, str | None]:
+    """(descriptor, registry task or None) of one model name, imported name or path.
 
-def _published_padding(resolved_entry, scale: int) -> str:
-    if resolved_entry is not None and getattr(resolved_entry, "padding", None):
-        return resolved_entry.padding
-    return "reflection_circle" if scale == 4 else "replicate"
-
-
-def _load_one(spec: str, settings: RestoreSettings, device: torch.device) -> LoadedModel:
+    The temporal padding is ``padding``, else the registry's published one, else the descriptor's rule.
+    """
+    from edvr_cli.model.descriptor import load_descriptor
     from edvr_cli.zoo import resolve_model
 
-    resolved = resolve_model(spec, hf_repo=settings.hf_repo, quiet=settings.quiet)
-    model = load_model(resolved.path, device=device)
+    resolved = resolve_model(spec, hf_repo=hf_repo, quiet=quiet)
     entry = resolved.entry
-    return LoadedModel(model, resolved.name, _published_padding(entry, model.scale), getattr(entry, "task", None),
-                       Path(resolved.path))
+    padding = padding or (entry.padding if entry is not None else None)
+    descriptor = load_descriptor(resolved.path, device, padding=padding, name=resolved.name)
+    return descriptor, (entry.task if entry is not None else None)
 
 
 def load_models(settings: RestoreSettings) -> Models:
     """Resolve (downloading on first use), load and check the models a run needs."""
     if settings.task not in TASK_SCALE:
         raise ValueError(f"unknown task {settings.task!r}")
-    if settings.padding is not None and settings.padding not in PADDINGS:
-        raise EDVRError(f"unknown --padding {settings.padding!r}; choose one of {', '.join(PADDINGS)}")
-    try:
-        device = resolve_device(settings.device)
-    except (ValueError, RuntimeError) as exc:
-        raise EDVRError(str(exc)) from None
+    device = resolve_device(settings.device)
     precision = settings.precision or default_precision(device)
     spec = settings.model or DEFAULT_MODELS[settings.task]
     try:
-        stage1 = _load_one(spec, settings, device)
+        stage1, task = load_one(spec, device, padding=settings.padding, hf_repo=settings.hf_repo, quiet=settings.quiet)
     except EDVRError as exc:
         if settings.model is None and settings.task == "upscale":
             raise type(exc)(f"{exc}. To work offline now, use the bundled model: --model edvr-tiny") from None
         raise
     want = TASK_SCALE[settings.task]
-    if stage1.task is not None and stage1.task.startswith("stage2"):
+    if task is not None and task.startswith("stage2"):
         raise ModelKindError(f"{stage1.name} is a stage-2 model; pass it with --stage2 after a stage-1 model")
-    if stage1.model.scale != want:
-        kind = f"x{stage1.model.scale}"
+    if stage1.scale != want:
         hint = "use `edvr deblur`" if settings.task == "upscale" else "use `edvr upscale`"
-        raise ModelKindError(f"{stage1.name} is a {kind} model, but `edvr {settings.task}` needs x{want}; {hint}")
-    padding = settings.padding or stage1.padding
-    stage1.padding = padding
+        raise ModelKindError(
+            f"{stage1.name} is a x{stage1.scale} model, but `edvr {settings.task}` needs x{want}; {hint}")
     stage2 = None
     if settings.stage2:
-        stage2 = _load_one(settings.stage2, settings, device)
-        if not stage2.model.config.hr_in:
+        stage2, _ = load_one(settings.stage2, device, hf_repo=settings.hf_repo, quiet=settings.quiet)
+        if not stage2.hr_in:
             raise ModelKindError(
                 f"{stage2.name} is not a stage-2 model (stage 2 takes full-resolution input and keeps its size)"
             )
-        stage2.padding = padding  # the same padding mode in both stages, as the original did
+        stage2 = dataclasses.replace(stage2, padding=stage1.padding)  # one padding mode in both stages, as the original
     return Models(stage1, stage2, device, precision)
-
-

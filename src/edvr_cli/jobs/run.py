@@ -62,11 +62,10 @@ def restore_video(
     info = probe(src)
     check_frame_size(info.width, info.height, TASK_SCALE.get(settings.task, 1))
     models = models or load_models(settings)
-    check_tile(settings, models.stage1.model.multiple_of)
-    for m in (models.stage1, models.stage2):
-        if m is not None:
-            check_model_fit(info.width * (models.scale if m is models.stage2 else 1),
-                            info.height * (models.scale if m is models.stage2 else 1), m.model.multiple_of)
+    check_tile(settings, models.stage1.multiple_of)
+    check_model_fit(info.width, info.height, models.stage1.multiple_of)
+    if models.stage2 is not None:
+        check_model_fit(info.width * models.scale, info.height * models.scale, models.stage2.multiple_of)
     warnings: list[str] = []
 
     def warn(message: str) -> None:

@@ -94,7 +94,7 @@ def _segments(job: Job, work: WorkFolder) -> None:
     if work.frames_done != begin:  # a short segment was the last one
         work.finish()
         return
-    aheads = [lookahead(m.model.num_frame) for m in (job.models.stage1, job.models.stage2) if m is not None]
+    aheads = [lookahead(m.num_frame) for m in (job.models.stage1, job.models.stage2) if m is not None]
     context = sum(aheads)
     reach = max(context, SHORTEST_TAIL)  # how far past a segment its restorers may read
     job.done = begin

@@ -2,22 +2,28 @@
 
 Sources are videos or folders of images (or single images) of the same scene at any resolution; all
 are shown at the size of the largest one, enlarged with nearest neighbour so that pixels stay honest.
-Labels are drawn with a built-in 5x7 bitmap font: no imaging library is needed.
+Labels are drawn with a built-in 5x7 bitmap font: no imaging library is needed. Frames are read and
+written by :mod:`edvr_cli.video` (decoded as ``edvr upscale`` decodes them), and outputs go through
+the output guard: complete or not at all, never onto a source.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from edvr_cli.errors import InputError
-from edvr_cli.lab.train.media import VideoWriter, is_video, iter_clip, read_frame, write_image
+from edvr_cli.guard.output import check_output, guarded_output
+from edvr_cli.video.images import iter_clip, open_rgb_writer, read_clip_frame, write_image
+from edvr_cli.video.paths import is_video_file
+from edvr_cli.video.probe import probe
+from edvr_cli.video.writer import VideoWriter
 
 # ------------------------------------------------------------------------------------------ bitmap font
 
@@ -146,7 +152,8 @@ class Layout:
         return GAP + self.label_h + self.frame_h + sum(GAP + h for h in self.crop_hs) + GAP
 
 
-def plan_layout(ref_hw: tuple[int, int], n: int, crops: Sequence[tuple[int, int, int, int]], panel_width: int | None = None) -> Layout:
+def plan_layout(ref_hw: tuple[int, int], n: int, crops: Sequence[tuple[int, int, int, int]],
+                panel_width: int | None = None) -> Layout:
     """Layout for ``n`` sources shown at reference size ``ref_hw`` with ``crops`` (x, y, w, h) zoomed below."""
     ref_h, ref_w = ref_hw
     panel_w = panel_width or min(ref_w, 480)
@@ -170,7 +177,8 @@ def auto_crop(frames: Sequence[np.ndarray], size: tuple[int, int]) -> tuple[int,
     return ix * max(1, cw // 4), iy * max(1, ch // 4), cw, ch
 
 
-def compose(frames: Sequence[np.ndarray], labels: Sequence[str], crops: Sequence[tuple[int, int, int, int]] | None = None,
+def compose(frames: Sequence[np.ndarray], labels: Sequence[str],
+            crops: Sequence[tuple[int, int, int, int]] | None = None,
             panel_width: int | None = None) -> np.ndarray:
     """The comparison image of already-read frames (each (h, w, 3) uint8, any sizes).
 
@@ -194,7 +202,7 @@ def compose(frames: Sequence[np.ndarray], labels: Sequence[str], crops: Sequence
     canvas = np.empty((lay.height, lay.width, 3), dtype=np.uint8)
     canvas[:] = BACKGROUND
     sx = lay.panel_w / ref_w
-    for i, (img, label) in enumerate(zip(full, labels)):
+    for i, (img, label) in enumerate(zip(full, labels, strict=True)):
         x0 = GAP + i * (lay.panel_w + GAP)
         s = lay.text_scale
         max_chars = max(1, (lay.panel_w - 2 * s) // (6 * s))
@@ -206,7 +214,7 @@ def compose(frames: Sequence[np.ndarray], labels: Sequence[str], crops: Sequence
                       CROP_COLOURS[k % len(CROP_COLOURS)], thickness=max(1, lay.panel_w // 240))
         canvas[y : y + lay.frame_h, x0 : x0 + lay.panel_w] = shown
         y += lay.frame_h
-        for k, ((cx, cy, cw, chh), hh) in enumerate(zip(crops, lay.crop_hs)):
+        for k, ((cx, cy, cw, chh), hh) in enumerate(zip(crops, lay.crop_hs, strict=True)):
             y += GAP
             zoom = resize_nearest(img[cy : cy + chh, cx : cx + cw], hh, lay.panel_w)
             draw_rect(zoom, 0, 0, lay.panel_w, hh, CROP_COLOURS[k % len(CROP_COLOURS)], thickness=2)
@@ -220,14 +228,23 @@ def default_label(path: Path) -> str:
 
 
 def compare_image(sources: Sequence[str | Path], out: str | Path, frame: int = 0, labels: Sequence[str] | None = None,
-                  crops: Sequence[tuple[int, int, int, int]] | None = None, panel_width: int | None = None) -> Path:
-    """Write the comparison PNG of frame ``frame`` of each source; returns the path."""
+                  crops: Sequence[tuple[int, int, int, int]] | None = None, panel_width: int | None = None,
+                  overwrite: bool = False) -> Path:
+    """Write the comparison PNG of frame ``frame`` of each source; returns the path.
+
+    The PNG is written through the output guard: never onto a source, an existing ``out`` replaced
+    only with ``overwrite``, and complete or not at all.
+    """
     paths = [Path(s) for s in sources]
     labels = list(labels) if labels else [default_label(p) for p in paths]
     if len(labels) != len(paths):
         raise InputError(f"{len(labels)} labels for {len(paths)} sources")
-    frames = [read_frame(p, frame) for p in paths]
-    return write_image(out, compose(frames, labels, crops, panel_width))
+    check_output(out, overwrite=overwrite, inputs=paths)
+    frames = [read_clip_frame(p, frame) for p in paths]
+    image = compose(frames, labels, crops, panel_width)
+    with guarded_output(out, overwrite=overwrite, inputs=paths) as temp:
+        write_image(temp, image)
+    return Path(out)
 
 
 def split_screen(frames: Sequence[np.ndarray], labels: Sequence[str], size: tuple[int, int]) -> np.ndarray:
@@ -247,34 +264,50 @@ def split_screen(frames: Sequence[np.ndarray], labels: Sequence[str], size: tupl
     return out
 
 
-def _fps(path: Path, default: float) -> float:
-    if not is_video(path):
+def source_fps(path: Path, default: float) -> float:
+    """The frame rate of a video source (``default`` for image folders and unknown rates)."""
+    if not (path.is_file() and is_video_file(path)):
         return default
-    import av
-
-    with av.open(str(path)) as c:
-        rate = c.streams.video[0].average_rate or c.streams.video[0].guessed_rate
-    return float(rate) if rate else default
+    fps = probe(path).fps
+    return float(fps) if fps else default
 
 
 def compare_video(sources: Sequence[str | Path], out: str | Path, labels: Sequence[str] | None = None,
-                  fps: float | None = None, max_frames: int | None = None, crf: int = 18) -> tuple[Path, int]:
-    """Write a split-screen H.264 video of the sources (as long as the shortest); returns (path, frames)."""
+                  fps: float | None = None, max_frames: int | None = None, crf: int = 18,
+                  overwrite: bool = False) -> tuple[Path, int]:
+    """Write a split-screen H.264 video of the sources (as long as the shortest); returns (path, frames).
+
+    Written through the output guard: never onto a source, an existing ``out`` replaced only with
+    ``overwrite``; an error or Ctrl-C leaves nothing at ``out`` (and a previous file intact).
+    """
     paths = [Path(s) for s in sources]
     labels = list(labels) if labels else [default_label(p) for p in paths]
     if len(labels) != len(paths):
         raise InputError(f"{len(labels)} labels for {len(paths)} sources")
-    rate = fps or _fps(paths[0], 25.0)
-    iters = [iter_clip(p, max_frames) for p in paths]
+    if not is_video_file(out):
+        raise InputError(f"'{out}' has no video extension (.mp4, .mkv ...); a comparison video needs one")
+    check_output(out, overwrite=overwrite, inputs=paths)
+    rate = Fraction(fps or source_fps(paths[0], 25.0)).limit_denominator(1001)
     count = 0
-    with VideoWriter(out, fps=float(Fraction(rate).limit_denominator(1001)), crf=crf) as writer:
-        size = None
-        for frames in zip(*iters):
-            if size is None:
-                ref = max(frames, key=lambda f: f.shape[0] * f.shape[1])
-                size = (ref.shape[0] - ref.shape[0] % 2, ref.shape[1] - ref.shape[1] % 2)
-            writer.write(split_screen(frames, labels, size))
-            count += 1
-    if count == 0:
-        raise InputError("a source has no frames")
+    with guarded_output(out, overwrite=overwrite, inputs=paths) as temp:
+        writer: VideoWriter | None = None
+        try:
+            for frames in zip(*(iter_clip(p, max_frames) for p in paths), strict=False):  # the shortest
+                if writer is None:
+                    ref = max(frames, key=lambda f: f.shape[0] * f.shape[1])
+                    size = (ref.shape[0] - ref.shape[0] % 2, ref.shape[1] - ref.shape[1] % 2)
+                    if min(size) < 2:
+                        raise InputError(f"frames of {ref.shape[1]}x{ref.shape[0]} pixels are too small for a video")
+                    opened = open_rgb_writer(temp, size[1], size[0], rate, crf=crf, pix_fmt="yuv420p")
+                    assert isinstance(opened, VideoWriter)
+                    writer = opened
+                writer.write(split_screen(frames, labels, size))
+                count += 1
+            if writer is None:
+                raise InputError("a source has no frames")
+            writer.close()
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
     return Path(out), count

@@ -93,28 +93,46 @@ def _from_uint8_hwc(arrays) -> torch.Tensor:
     return torch.from_numpy(np.stack(arrays)).permute(0, 3, 1, 2).float() / 255
 
 
+def _codec_round_trip_colour(full_range: bool):
+    """The colour the video stack uses for such small untagged streams: BT.601, JPEG or TV levels."""
+    from edvr_cli.video.colour import RANGE_FULL, RANGE_LIMITED, SPC_BT470BG, SPC_SMPTE170M, ColorInfo
+
+    return ColorInfo(SPC_BT470BG, RANGE_FULL) if full_range else ColorInfo(SPC_SMPTE170M, RANGE_LIMITED)
+
+
 def jpeg_compress(frames: torch.Tensor, qscale: int = 8) -> torch.Tensor:
-    """JPEG-compress each ``(t, 3, h, w)`` frame (4:2:0) with quantiser ``qscale`` (2 = best, 31 = worst)."""
+    """JPEG-compress each ``(t, 3, h, w)`` frame (4:2:0) with quantiser ``qscale`` (2 = best, 31 = worst).
+
+    RGB <-> YUV go through the video stack's exact conversions (:mod:`edvr_cli.video.convert`), as
+    ``edvr upscale`` decodes JPEG sequences; results are rounded to 8 bits like the pipeline's.
+    """
     import av
 
+    from edvr_cli.video.convert import frame_to_rgb, rgb_to_frame
+    from edvr_cli.video.images import quantize8
+
     t, _, h, w = frames.shape
+    colour = _codec_round_trip_colour(full_range=True)
     out = []
     for img in _to_uint8_hwc(frames):
         enc = av.CodecContext.create("mjpeg", "w")
         enc.width, enc.height, enc.pix_fmt = w, h, "yuvj420p"
         enc.time_base = Fraction(1, 25)
         enc.qmin = enc.qmax = int(qscale)
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuvj420p")
-        packets = list(enc.encode(frame)) + list(enc.encode(None))
+        packets = list(enc.encode(rgb_to_frame(img, "yuvj420p", colour))) + list(enc.encode(None))
         dec = av.CodecContext.create("mjpeg", "r")
         decoded = [f for p in packets for f in dec.decode(p)]
-        out.append(decoded[0].to_ndarray(format="rgb24"))
+        out.append(quantize8(frame_to_rgb(decoded[0], colour)))
     return _from_uint8_hwc(out)
 
 
 def video_compress(frames: torch.Tensor, crf: int = 28, preset: str = "medium") -> torch.Tensor:
-    """Compress a ``(t, 3, h, w)`` clip with H.264 (libx264, yuv420p, ``crf``) and decode it again."""
+    """Compress a ``(t, 3, h, w)`` clip with H.264 (libx264, yuv420p, ``crf``) and decode it again
+    (untagged SD: BT.601 TV levels, converted by the video stack as ``edvr upscale`` converts them)."""
     import av
+
+    from edvr_cli.video.convert import frame_to_rgb, rgb_to_frame
+    from edvr_cli.video.images import quantize8
 
     t, _, h, w = frames.shape
     if h % 2 or w % 2:
@@ -123,15 +141,16 @@ def video_compress(frames: torch.Tensor, crf: int = 28, preset: str = "medium") 
     enc.width, enc.height, enc.pix_fmt = w, h, "yuv420p"
     enc.time_base = Fraction(1, 25)
     enc.options = {"crf": str(crf), "preset": preset, "threads": "1"}
+    colour = _codec_round_trip_colour(full_range=False)
     packets = []
     for i, img in enumerate(_to_uint8_hwc(frames)):
-        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame = rgb_to_frame(img, "yuv420p", colour)
         frame.pts = i
         packets += list(enc.encode(frame))
     packets += list(enc.encode(None))
     dec = av.CodecContext.create("h264", "r")
     decoded = [f for p in packets for f in dec.decode(p)] + list(dec.decode(None))
-    return _from_uint8_hwc([f.to_ndarray(format="rgb24") for f in decoded[:t]])
+    return _from_uint8_hwc([quantize8(frame_to_rgb(f, colour)) for f in decoded[:t]])
 
 
 # ------------------------------------------------------------------------------------- camera motion
@@ -155,7 +174,8 @@ class CameraPath:
 
     def extent(self, h: int, w: int) -> tuple[float, float]:
         """Largest (vertical, horizontal) distance from the centre that an ``h x w`` frame samples."""
-        corners = torch.tensor([[-h / 2, -w / 2], [-h / 2, w / 2], [h / 2, -w / 2], [h / 2, w / 2]], dtype=torch.float64)
+        corners = torch.tensor([[-h / 2, -w / 2], [-h / 2, w / 2], [h / 2, -w / 2], [h / 2, w / 2]],
+                               dtype=torch.float64)
         theta = torch.deg2rad(self.angle)
         cos, sin = torch.cos(theta), torch.sin(theta)
         py, px = corners[:, 0][None], corners[:, 1][None]
@@ -202,7 +222,8 @@ def random_camera_path(
     return CameraPath(dx, dy, angle, zoom)
 
 
-def warp_frames(image: torch.Tensor, centre: tuple[float, float], size: tuple[int, int], path: CameraPath) -> torch.Tensor:
+def warp_frames(image: torch.Tensor, centre: tuple[float, float], size: tuple[int, int],
+                path: CameraPath) -> torch.Tensor:
     """Render ``(t, 3, h, w)`` frames of a ``(3, H, W)`` photo seen along ``path`` (bicubic, reflect at edges).
 
     ``centre`` is the (y, x) pixel position of the frames' centre in the photo for the identity pose.

@@ -26,7 +26,8 @@ def load_photo(name: str) -> np.ndarray:
     except ImportError:
         from edvr_cli.errors import EDVRError
 
-        raise EDVRError("the demo photographs come from scikit-image: pip install 'edvr-cli[dev]' (or scikit-image)") from None
+        raise EDVRError("the demo photographs come from scikit-image: "
+                        "pip install 'edvr-cli[dev]' (or scikit-image)") from None
     if name in ("motorcycle_left", "motorcycle_right"):
         img = data.stereo_motorcycle()[0 if name == "motorcycle_left" else 1]
     else:
@@ -37,7 +38,8 @@ def load_photo(name: str) -> np.ndarray:
     return np.ascontiguousarray(img[..., :3]).astype(np.uint8)
 
 
-def heldout_clip(name: str, frames: int = HELDOUT_FRAMES, size: tuple[int, int] = HELDOUT_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
+def heldout_clip(name: str, frames: int = HELDOUT_FRAMES,
+                 size: tuple[int, int] = HELDOUT_SIZE) -> tuple[torch.Tensor, torch.Tensor]:
     """``(gt, lq)`` frames ``(t, 3, h, w)`` in [0, 1] (8-bit levels) of the evaluation clip of photo ``name``."""
     from edvr_cli.lab.degrade import bicubic_down, quantize, still_to_clip
 
@@ -80,7 +82,7 @@ def _model_spec() -> str:
             return "edvr-tiny"
     except Exception:  # registry unavailable: fall back to the file
         pass
-    return str(Path(__file__).resolve().parent / "weights" / "edvr-tiny.safetensors")
+    return str(Path(__file__).resolve().parents[1] / "weights" / "edvr-tiny.safetensors")
 
 
 def run_demo(out_dir: str | Path = "demo-output", photo: str = "coffee", frames: int = 20,
@@ -96,11 +98,12 @@ def run_demo(out_dir: str | Path = "demo-output", photo: str = "coffee", frames:
         device: where the network runs.
         quiet: no progress bar from the restoration pipeline.
     """
+    from edvr_cli import RestoreSettings, restore_video
+    from edvr_cli.guard.output import guarded_output
     from edvr_cli.lab.compare import compose
     from edvr_cli.lab.degrade import bicubic_up, bilinear_up
-    from edvr_cli.lab.metrics import calculate_psnr
-    from edvr_cli.jobs.pipeline import RestoreSettings, restore_video
-    from edvr_cli.lab.train.media import VideoWriter, iter_clip, write_frames, write_image
+    from edvr_cli.lab.metrics import mean_psnr
+    from edvr_cli.video.images import iter_clip, open_rgb_writer, write_frames, write_image
 
     if photo not in HELDOUT_PHOTOS:
         raise ValueError(f"the demo uses a held-out photograph: {' or '.join(HELDOUT_PHOTOS)}")
@@ -110,13 +113,13 @@ def run_demo(out_dir: str | Path = "demo-output", photo: str = "coffee", frames:
     gt8, lq8 = to_uint8(gt), to_uint8(lq)
 
     input_frames = out / "input-frames"
-    for old in input_frames.glob("*.png"):
-        old.unlink()
-    write_frames(input_frames, lq8)
+    with guarded_output(input_frames, overwrite=True, folder=True) as temp:
+        write_frames(temp, lq8)
     input_video = out / "input.mp4"
-    with VideoWriter(input_video, fps=24, crf=12) as writer:
-        for f in lq8:
-            writer.write(f)
+    with guarded_output(input_video, overwrite=True) as temp:
+        with open_rgb_writer(temp, lq8.shape[2], lq8.shape[1], 24, crf=12, pix_fmt="yuv420p") as writer:
+            for f in lq8:
+                writer.write(f)
 
     settings = RestoreSettings(task="upscale", model=_model_spec(), device=device, overwrite=True, quiet=quiet,
                                precision="fp32")
@@ -128,17 +131,16 @@ def run_demo(out_dir: str | Path = "demo-output", photo: str = "coffee", frames:
 
     bicubic8 = to_uint8(bicubic_up(lq))
     bilinear8 = to_uint8(bilinear_up(lq))
-
-    def psnr(pred: np.ndarray) -> float:
-        return float(np.mean([calculate_psnr(p, g) for p, g in zip(pred, gt8)]))
-
-    scores = {"bicubic": psnr(bicubic8), "bilinear": psnr(bilinear8), "edvr-tiny": psnr(sr8)}
+    scores = {"bicubic": mean_psnr(bicubic8, gt8), "bilinear": mean_psnr(bilinear8, gt8),
+              "edvr-tiny": mean_psnr(sr8, gt8)}
     mid = len(gt8) // 2
     image = compose(
         [lq8[mid], bicubic8[mid], sr8[mid], gt8[mid]],
         ["input x1/4", f"bicubic {scores['bicubic']:.2f}dB", f"edvr-tiny {scores['edvr-tiny']:.2f}dB", "ground truth"],
     )
-    comparison = write_image(out / "comparison.png", image)
+    comparison = out / "comparison.png"
+    with guarded_output(comparison, overwrite=True) as temp:
+        write_image(temp, image)
     return DemoResult(input_frames, input_video, output_video, comparison, scores)
 
 

@@ -9,7 +9,7 @@ differentiable, on any device.
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -86,8 +86,8 @@ def imresize(img, scale: float | None = None, size: Sequence[int] | None = None,
     x = img if img.is_floating_point() else img.float()
     in_h, in_w = x.shape[-2:]
     out_h, out_w = output_size((in_h, in_w), scale, size)
-    scale_h = scale if size is None else out_h / in_h
-    scale_w = scale if size is None else out_w / in_w
+    scale_h = scale if size is None and scale is not None else out_h / in_h
+    scale_w = scale if size is None and scale is not None else out_w / in_w
     mh = resize_matrix(in_h, out_h, scale_h, antialiasing).to(device=x.device, dtype=x.dtype)
     mw = resize_matrix(in_w, out_w, scale_w, antialiasing).to(device=x.device, dtype=x.dtype)
     return mh @ x @ mw.transpose(0, 1)

@@ -4,15 +4,19 @@ Images are ``(H, W)`` or ``(H, W, C)`` arrays (numpy or torch) with values on th
 channel order. ``crop_border`` pixels are removed on each side first. With ``y_channel`` both images
 become the Y of ITU-R BT.601 YCbCr in MATLAB's studio range (16-235), as ``rgb2ycbcr`` does. SSIM is
 Wang et al.'s with an 11x11 gaussian window (sigma 1.5), valid region only, averaged over channels.
+
+:func:`calculate_psnr` is the package's one PSNR: :func:`mean_psnr` averages it over frames and
+:func:`psnr_tensor` applies it to network outputs in [0, 1] (quantised to 8 bits first, as the
+restoration pipeline writes them).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 # MATLAB rgb2ycbcr, Y row, for RGB in [0, 1]: Y in [16, 235]
 _Y_FROM_RGB = np.array([65.481, 128.553, 24.966])
@@ -64,30 +68,62 @@ def calculate_psnr(img, img2, crop_border: int = 0, y_channel: bool = False) -> 
     return 10.0 * math.log10(255.0**2 / mse)
 
 
-def _gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
-    r = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
-    g = torch.exp(-(r**2) / (2 * sigma**2))
-    g = g / g.sum()
-    return g[:, None] * g[None, :]
+def mean_psnr(preds: Iterable, gts: Iterable, crop_border: int = 0, y_channel: bool = False) -> float:
+    """Mean over frames of :func:`calculate_psnr` (frames paired in order; 0-255 images)."""
+    scores = [calculate_psnr(p, g, crop_border, y_channel) for p, g in zip(preds, gts, strict=True)]
+    if not scores:
+        raise ValueError("no frames to score")
+    return float(np.mean(scores))
 
 
-def _ssim_channels(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Mean SSIM per channel of ``(C, H, W)`` float64 tensors (0-255), gaussian window, valid region."""
+def psnr_tensor(pred: torch.Tensor, gt: torch.Tensor, crop_border: int = 0, y_channel: bool = False) -> float:
+    """:func:`calculate_psnr` of a network output against a target, both ``(3, H, W)`` in [0, 1].
+
+    ``pred`` is quantised to 8 bits first (``round(clamp(x, 0, 1) * 255)``, as the pipeline writes
+    frames); ``gt`` is taken as it is (on the 0-255 scale once multiplied by 255).
+    """
+    if pred.shape != gt.shape:
+        raise ValueError(f"image shapes differ: {tuple(pred.shape)} vs {tuple(gt.shape)}")
+    p = (pred.detach().float().clamp(0, 1) * 255).round()
+    g = gt.detach().double() * 255
+    if p.dim() == 3:
+        p, g = p.permute(1, 2, 0), g.permute(1, 2, 0)
+    return calculate_psnr(p, g, crop_border, y_channel)
+
+
+def _gaussian_1d(size: int = 11, sigma: float = 1.5) -> np.ndarray:
+    """The normalised 1-D gaussian whose outer product is BasicSR's 11x11 SSIM window."""
+    r = np.arange(size, dtype=np.float64) - (size - 1) / 2
+    g = np.exp(-(r**2) / (2 * sigma**2))
+    return g / g.sum()
+
+
+def _filter_valid(x: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``(H, W, C)`` float64 filtered by the separable window ``g x g``, valid region only
+    (equal to the 2-D convolution up to float64 rounding, ~20x faster)."""
+    k = len(g)
+    h, w = x.shape[0] - k + 1, x.shape[1] - k + 1
+    rows = g[0] * x[:h]
+    for i in range(1, k):
+        rows += g[i] * x[i : i + h]
+    out = g[0] * rows[:, :w]
+    for i in range(1, k):
+        out += g[i] * rows[:, i : i + w]
+    return out
+
+
+def _ssim_channels(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Mean SSIM per channel of ``(H, W, C)`` float64 arrays (0-255), gaussian window, valid region."""
     c1 = (0.01 * 255) ** 2
     c2 = (0.03 * 255) ** 2
-    channels = a.shape[0]
-    window = _gaussian_window().expand(channels, 1, 11, 11).contiguous()
-
-    def filt(x: torch.Tensor) -> torch.Tensor:
-        return F.conv2d(x[None], window, groups=channels)[0]
-
-    mu1, mu2 = filt(a), filt(b)
+    g = _gaussian_1d()
+    mu1, mu2 = _filter_valid(a, g), _filter_valid(b, g)
     mu1_sq, mu2_sq, mu1_mu2 = mu1 * mu1, mu2 * mu2, mu1 * mu2
-    sigma1_sq = filt(a * a) - mu1_sq
-    sigma2_sq = filt(b * b) - mu2_sq
-    sigma12 = filt(a * b) - mu1_mu2
+    sigma1_sq = _filter_valid(a * a, g) - mu1_sq
+    sigma2_sq = _filter_valid(b * b, g) - mu2_sq
+    sigma12 = _filter_valid(a * b, g) - mu1_mu2
     ssim_map = ((2 * mu1_mu2 + c1) * (2 * sigma12 + c2)) / ((mu1_sq + mu2_sq + c1) * (sigma1_sq + sigma2_sq + c2))
-    return ssim_map.mean(dim=(1, 2))
+    return ssim_map.mean(axis=(0, 1))
 
 
 def calculate_ssim(img, img2, crop_border: int = 0, y_channel: bool = False) -> float:
@@ -101,6 +137,4 @@ def calculate_ssim(img, img2, crop_border: int = 0, y_channel: bool = False) -> 
     a, b = _prepare(img, img2, crop_border, y_channel)
     if a.shape[0] < 11 or a.shape[1] < 11:
         raise ValueError(f"SSIM needs images of at least 11x11 pixels, got {a.shape[1]}x{a.shape[0]}")
-    ta = torch.from_numpy(np.ascontiguousarray(a.transpose(2, 0, 1)))
-    tb = torch.from_numpy(np.ascontiguousarray(b.transpose(2, 0, 1)))
-    return float(_ssim_channels(ta, tb).mean())
+    return float(_ssim_channels(a, b).mean())

@@ -1,113 +1,39 @@
-"""Reading, recognising, loading and saving EDVR checkpoints of any upstream codebase.
+"""Recognising, loading and saving EDVR checkpoints of any upstream codebase.
 
-A checkpoint never runs code: ``.pth`` files are read with ``torch.load(weights_only=True)``.
-Loading unwraps the container, detects the naming, converts it to the canonical (BasicSR) naming,
-infers every hyper-parameter from tensor names and shapes, and loads strictly.
+Files are read only through :mod:`edvr_cli.model.reader` (never running code, refusing oversized or
+non-finite weights). Loading unwraps the container, detects the naming, converts it to the canonical
+(BasicSR) naming, infers every hyper-parameter from tensor names and shapes, and loads strictly.
+Saving writes canonical ``.safetensors`` with the configuration (centre frame included) in its header.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pickle
 import re
-import warnings
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from edvr_cli.model.arch import EDVR, EDVRConfig
 from edvr_cli.errors import EDVRCheckpointError
+from edvr_cli.guard.output import guarded_output
+from edvr_cli.model.arch import EDVR, EDVRConfig
 from edvr_cli.model.keymap import detect_naming, from_canonical_keys, to_canonical_keys
+from edvr_cli.model.reader import (
+    StateDict,
+    check_weights,
+    read_metadata,
+    read_state_dict,
+    unwrap_container,
+)
 
-StateDict = dict[str, torch.Tensor]
+#: ``format`` metadata of the files :func:`save_model` writes.
 FORMAT_TAG = "edvr-cli"
-
-
-def read_state_dict(path: str | os.PathLike) -> StateDict:
-    """The raw tensors of a checkpoint file (container unwrapped, naming untouched)."""
-    return unwrap_container(_read_file(Path(path)), source=str(path))
-
-
-def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """The string metadata of a ``.safetensors`` file (empty for other formats)."""
-    path = Path(path)
-    if not _is_safetensors(path):
-        return {}
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return dict(f.metadata() or {})
-    except Exception as exc:
-        raise EDVRCheckpointError(f"{path.name}: not a readable safetensors file ({_short(exc)})") from None
-
-
-def _is_safetensors(path: Path) -> bool:
-    if path.suffix == ".safetensors":
-        return True
-    try:
-        with open(path, "rb") as f:
-            head = f.read(9)
-        return len(head) == 9 and head[8:9] == b"{"
-    except OSError:
-        return False
-
-
-def _read_file(path: Path) -> object:
-    if not path.exists():
-        raise EDVRCheckpointError(f"checkpoint file not found: {path}")
-    if path.is_dir():
-        raise EDVRCheckpointError(f"{path} is a folder, not a checkpoint file")
-    if _is_safetensors(path):
-        from safetensors.torch import load_file
-
-        try:
-            return load_file(str(path))
-        except Exception as exc:
-            raise EDVRCheckpointError(f"{path.name}: not a readable safetensors file ({_short(exc)})") from None
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", UserWarning)  # "Detected pickle protocol N" notes
-            return torch.load(str(path), map_location="cpu", weights_only=True)
-    except pickle.UnpicklingError as exc:
-        raise EDVRCheckpointError(
-            f"{path.name}: refused, the file holds Python objects that would run code when unpickled "
-            f"(checkpoints are read with weights_only=True; {_short(exc)})"
-        ) from None
-    except Exception as exc:  # the unpickler fails in many ways on foreign bytes (KeyError, EOFError, ...)
-        raise EDVRCheckpointError(
-            f"{path.name}: not a readable PyTorch checkpoint (truncated or corrupt? {_short(exc)})"
-        ) from None
-
-
-def _short(exc: BaseException) -> str:
-    text = " ".join(str(exc).split())
-    return text[:160] + ("..." if len(text) > 160 else "")
-
-
-def unwrap_container(obj: object, source: str = "checkpoint") -> StateDict:
-    """Find the network's state dict in the containers upstream codebases save.
-
-    Plain state dict; BasicSR ``{'params': ...}`` / ``{'params_ema': ...}`` (EMA weights preferred);
-    MMagic ``{'meta': ..., 'state_dict': {'generator.<name>': ...}}``; ``module.`` prefixes (DataParallel).
-    """
-    if not isinstance(obj, Mapping):
-        raise EDVRCheckpointError(f"{source}: not a state dict (found {type(obj).__name__})")
-    for key in ("params_ema", "params", "state_dict", "model", "net_g", "generator"):
-        inner = obj.get(key)
-        if isinstance(inner, Mapping) and inner and not isinstance(inner, torch.Tensor):
-            obj = inner
-            break
-    tensors = {k: v for k, v in obj.items() if isinstance(k, str) and isinstance(v, torch.Tensor)}
-    if not tensors:
-        raise EDVRCheckpointError(f"{source}: holds no tensors, so it is not a network checkpoint")
-    if any(k.startswith("generator.") for k in tensors):
-        tensors = {k[len("generator."):]: v for k, v in tensors.items() if k.startswith("generator.")}
-    if all(k.startswith("module.") for k in tensors):
-        tensors = {k[len("module."):]: v for k, v in tensors.items()}
-    return tensors
+#: Metadata keys of those files: the configuration (JSON) and, optionally, the temporal padding.
+CONFIG_KEY = "edvr_config"
+PADDING_KEY = "edvr_padding"
 
 
 def to_canonical(state: Mapping[str, torch.Tensor], source: str = "checkpoint") -> tuple[StateDict, str]:
@@ -189,8 +115,77 @@ def describe_state_dict(
     return canonical, infer_config(canonical, source), naming
 
 
+@dataclass(frozen=True)
+class LoadedCheckpoint:
+    """A network built from a checkpoint, with what was learned on the way.
+
+    Args:
+        model: the network, in eval mode.
+        naming: the key naming the tensors used (``basicsr``, ``original`` or ``mmagic``).
+        metadata: the file's safetensors metadata (empty for other formats and state dicts).
+    """
+
+    model: EDVR
+    naming: str
+    metadata: dict[str, str]
+
+
+def saved_center_frame_idx(metadata: Mapping[str, str], label: str = "checkpoint") -> int | None:
+    """The centre frame index recorded in :func:`save_model`'s metadata (None: the middle, or not recorded)."""
+    text = metadata.get(CONFIG_KEY)
+    if not text:
+        return None
+    try:
+        return EDVRConfig.from_dict(json.loads(text)).center_frame_idx
+    except (ValueError, TypeError) as exc:
+        raise EDVRCheckpointError(f"{label}: unreadable {CONFIG_KEY} metadata ({exc})") from None
+
+
+def load_checkpoint(
+    source: str | os.PathLike[str] | Mapping[str, torch.Tensor],
+    device: str | torch.device = "cpu",
+    dtype: torch.dtype = torch.float32,
+    *,
+    center_frame_idx: int | None = None,
+) -> LoadedCheckpoint:
+    """Build the network a checkpoint file or state dict describes (see :func:`load_model`).
+
+    The centre frame index is not in any tensor: it is ``center_frame_idx`` when given, else the one
+    recorded in the file's metadata, else the middle of the window (as every published model).
+
+    Raises:
+        EDVRCheckpointError: the source is not a loadable, finite EDVR checkpoint.
+        ValueError: ``center_frame_idx`` is outside the window.
+    """
+    if isinstance(source, Mapping):
+        label, metadata = "state dict", {}
+        raw = unwrap_container(source, label)
+        check_weights(raw, label)
+    else:
+        label = Path(source).name
+        metadata = read_metadata(source)
+        raw = read_state_dict(source)
+    canonical, config, naming = describe_state_dict(raw, label)
+    center = center_frame_idx if center_frame_idx is not None else saved_center_frame_idx(metadata, label)
+    if center is not None:
+        try:
+            config = EDVRConfig.from_dict({**config.to_dict(), "center_frame_idx": center})
+        except ValueError:
+            if center_frame_idx is not None:
+                raise ValueError(f"center_frame_idx {center} is outside the {config.num_frame}-frame window") from None
+            raise EDVRCheckpointError(
+                f"{label}: its metadata's centre frame {center} is outside the {config.num_frame}-frame window"
+            ) from None
+    with torch.device("meta"):
+        model = EDVR(config)
+    check_state_dict(model, canonical, label)
+    model.load_state_dict(canonical, strict=True, assign=True)
+    model = model.to(device=device, dtype=dtype).eval()
+    return LoadedCheckpoint(model=model, naming=naming, metadata=dict(metadata))
+
+
 def load_model(
-    source: str | os.PathLike | Mapping[str, torch.Tensor],
+    source: str | os.PathLike[str] | Mapping[str, torch.Tensor],
     device: str | torch.device = "cpu",
     dtype: torch.dtype = torch.float32,
 ) -> EDVR:
@@ -198,45 +193,59 @@ def load_model(
 
     The configuration is inferred from the tensors; the returned model carries it as ``.config``
     (and ``.scale``, ``.num_frame``, ``.multiple_of``, ``.center_frame_idx``), plus ``.naming``
-    (the naming the checkpoint used) and ``.metadata`` (safetensors metadata, if any).
+    (the naming the checkpoint used) and ``.metadata`` (safetensors metadata, if any). New code should
+    prefer :func:`edvr_cli.model.descriptor.load_descriptor`, which returns all that without patching
+    attributes onto the module.
     """
-    if isinstance(source, Mapping):
-        label, metadata = "state dict", {}
-        raw = unwrap_container(source, label)
-    else:
-        label = Path(source).name
-        metadata = read_metadata(source)
-        raw = read_state_dict(source)
-    canonical, config, naming = describe_state_dict(raw, label)
-    if metadata.get("edvr_config"):
-        try:
-            saved = EDVRConfig.from_dict(json.loads(metadata["edvr_config"]))
-        except (ValueError, TypeError) as exc:
-            raise EDVRCheckpointError(f"{label}: unreadable edvr_config metadata ({exc})") from None
-        config = EDVRConfig.from_dict({**config.to_dict(), "center_frame_idx": saved.center_frame_idx})
-    with torch.device("meta"):
-        model = EDVR(config)
-    check_state_dict(model, canonical, label)
-    model.load_state_dict(canonical, strict=True, assign=True)
-    model = model.to(device=device, dtype=dtype).eval()
-    model.naming = naming
-    model.metadata = metadata
-    return model
+    loaded = load_checkpoint(source, device, dtype)
+    # kept for callers written before the descriptor (attributes on the module)
+    object.__setattr__(loaded.model, "naming", loaded.naming)
+    object.__setattr__(loaded.model, "metadata", loaded.metadata)
+    return loaded.model
 
 
-def save_model(model: EDVR, path: str | os.PathLike, metadata: Mapping[str, str] | None = None) -> Path:
-    """Write ``model`` as canonical ``.safetensors`` with its configuration (and ``metadata``) in the header."""
+def save_model(
+    model: EDVR,
+    path: str | os.PathLike[str],
+    metadata: Mapping[str, str] | None = None,
+    *,
+    overwrite: bool = True,
+    inputs: Iterable[str | os.PathLike[str]] = (),
+) -> Path:
+    """Write ``model`` as canonical ``.safetensors`` with its configuration (and ``metadata``) in the header.
+
+    The file is written through the output guard: to a temporary sibling renamed into place when
+    complete, replacing an existing file only with ``overwrite``, and never onto one of ``inputs``.
+
+    Raises:
+        OutputError, OutputExistsError: see :func:`edvr_cli.guard.output.check_output`.
+    """
     from safetensors.torch import save_file
 
-    path = Path(path)
     tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in model.state_dict().items()}
-    meta = {"format": FORMAT_TAG, "edvr_config": json.dumps(model.config.to_dict(), sort_keys=True)}
+    meta = {"format": FORMAT_TAG, CONFIG_KEY: json.dumps(model.config.to_dict(), sort_keys=True)}
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
-    return path
+    with guarded_output(path, overwrite=overwrite, inputs=inputs) as temp:
+        save_file(tensors, str(temp), metadata=meta)
+    return Path(path)
+
+
+__all__ = [
+    "CONFIG_KEY",
+    "FORMAT_TAG",
+    "PADDING_KEY",
+    "LoadedCheckpoint",
+    "StateDict",
+    "check_state_dict",
+    "describe_state_dict",
+    "from_canonical",
+    "infer_config",
+    "load_checkpoint",
+    "load_model",
+    "read_metadata",
+    "read_state_dict",
+    "save_model",
+    "saved_center_frame_idx",
+    "to_canonical",
+    "unwrap_container",
+]

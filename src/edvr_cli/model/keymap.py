@@ -13,6 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TypeVar
+
+V = TypeVar("V")
 
 NAMINGS = ("basicsr", "original", "mmagic")
 _PLACEHOLDER = re.compile(r"\{(\w+)(?::([^}]+))?(\+1)?\}")
@@ -52,7 +55,7 @@ class Rule:
 
     def apply(self, key: str, to_canonical: bool) -> str | None:
         """The rewritten key, or None when the rule does not match."""
-        src, dst = (self.foreign, self.canonical) if to_canonical else (self.canonical, self.foreign)
+        dst = self.canonical if to_canonical else self.foreign
         pattern = self._patterns[1 if to_canonical else 0]
         m = pattern.match(key)
         if m is None:
@@ -138,12 +141,12 @@ def convert_key(key: str, naming: str, to_canonical: bool, all_keys: frozenset[s
     return key
 
 
-def to_canonical_keys(state: Mapping[str, object], naming: str) -> dict[str, object]:
+def to_canonical_keys(state: Mapping[str, V], naming: str) -> dict[str, V]:
     """The same tensors under canonical (BasicSR) names."""
     return {convert_key(k, naming, True): v for k, v in state.items()}
 
 
-def from_canonical_keys(state: Mapping[str, object], naming: str) -> dict[str, object]:
+def from_canonical_keys(state: Mapping[str, V], naming: str) -> dict[str, V]:
     """The same tensors under ``naming``'s names (MMagic's ``generator.`` prefix not included)."""
     keys = frozenset(state)
     return {convert_key(k, naming, False, keys): v for k, v in state.items()}

@@ -104,7 +104,8 @@ def fetch(
         if isinstance(cause, requests.exceptions.ConnectionError) and not isinstance(
             cause, requests.exceptions.ChunkedEncodingError
         ):
-            raise SourceFailure(label, f"cannot reach Google Drive ({first_text_line(cause)})", unreachable=True) from None
+            reason = f"cannot reach Google Drive ({first_text_line(cause)})"
+            raise SourceFailure(label, reason, unreachable=True) from None
         if isinstance(cause, requests.exceptions.Timeout):
             raise SourceFailure(label, f"no data for {timeout:g} s (timed out)") from None
         raise SourceFailure(label, first_text_line(exc)) from None

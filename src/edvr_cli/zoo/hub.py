@@ -82,7 +82,7 @@ def _tqdm_for(on_progress: ProgressCallback | None) -> Any:
     """A tqdm class that draws nothing and forwards the byte count to ``on_progress``."""
     from tqdm.std import tqdm
 
-    class Forward(tqdm):  # type: ignore[misc,type-arg]
+    class Forward(tqdm):
         def __init__(self, *args: Any, **kwargs: Any) -> None:
             kwargs["disable"] = True
             self._done = int(kwargs.get("initial") or 0)

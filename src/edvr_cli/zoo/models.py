@@ -99,7 +99,8 @@ def check_intact(cached: cache.CachedModel, entry: ModelEntry | None = None) -> 
     if entry is not None and entry.sources:
         how = f"download it again: edvr weights download {entry.name} --force (or {remove})"
     elif cached.source.startswith("import "):
-        how = f"replace it: edvr weights import {cached.source[len('import '):]} --force --name {cached.name}, or {remove}"
+        source = cached.source[len("import "):]
+        how = f"replace it: edvr weights import {source} --force --name {cached.name}, or {remove}"
     else:
         how = f"replace it: {remove}, then download or import it again"
     raise cache.changed_error(cached, how)
@@ -349,8 +350,8 @@ def import_model(
             if existing.source_sha256 == info.sha256:
                 return ImportResult(existing, entry, already=True)
             raise ModelNameTakenError(
-                f"a model named {existing.name} is already in the cache (from {existing.source_file or existing.source});"
-                " add --force to replace it"
+                f"a model named {existing.name} is already in the cache "
+                f"(from {existing.source_file or existing.source}); add --force to replace it"
             )
         cached = cache.install(
             info.path,

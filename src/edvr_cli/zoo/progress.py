@@ -37,7 +37,8 @@ def progress_display(label: str, quiet: bool) -> Iterator[ProgressCallback | Non
                 task,
                 completed=done / MB,
                 total=total / MB if total else None,
-                description=f"{label} ({done / MB:.1f}/{total / MB:.1f} MB)" if total else f"{label} ({done / MB:.1f} MB)",
+                description=f"{label} ({done / MB:.1f}/{total / MB:.1f} MB)" if total
+                else f"{label} ({done / MB:.1f} MB)",
             )
 
         yield update

@@ -7,6 +7,9 @@ Layout of a data folder (mixed freely):
 * sub-folders of images: each is an **image sequence** (one clip);
 * video files: each is a clip (its first ``max_frames`` frames are decoded and kept in memory).
 
+Frames are read by :mod:`edvr_cli.video` (each stream's own colour matrix, the pipeline's 8-bit
+rounding), so a model learns from the pictures ``edvr upscale`` will hand it.
+
 Every sample is drawn from an explicit generator, so a batch is a pure function of ``(seed, step)``:
 that is what makes ``--resume`` reproduce an uninterrupted run exactly.
 """
@@ -19,9 +22,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edvr_cli.lab.degrade import Degradation, still_to_clip
 from edvr_cli.errors import InputError
-from edvr_cli.lab.train.media import is_image, is_video, iter_clip, list_images, natural_key
+from edvr_cli.lab.degrade import Degradation, still_to_clip
+from edvr_cli.video.images import is_still_image, iter_clip
+from edvr_cli.video.paths import is_video_file, list_images, natural_sort_key
 
 
 @dataclass
@@ -34,7 +38,8 @@ class Source:
 
     @property
     def size(self) -> tuple[int, int]:
-        return tuple(self.frames[0].shape[-2:])
+        h, w = self.frames[0].shape[-2:]
+        return int(h), int(w)
 
 
 def _to_tensor(img: np.ndarray) -> torch.Tensor:
@@ -46,12 +51,14 @@ def scan_sources(root: str | Path, max_frames: int = 300) -> list[Source]:
     root = Path(root)
     if not root.exists():
         raise InputError(f"training data folder {root} does not exist")
-    entries = [root] if root.is_file() else sorted(root.iterdir(), key=natural_key)
+    entries = [root] if root.is_file() else sorted(root.iterdir(), key=lambda q: natural_sort_key(q.name))
     sources: list[Source] = []
     for p in entries:
-        if is_image(p):
-            sources.append(Source(p.stem, [_to_tensor(next(iter_clip(p)))], still=True))
-        elif is_video(p):
+        if p.name.startswith(".") and p != root:  # hidden files, the output guard's temporaries
+            continue
+        if is_still_image(p):
+            sources.append(Source(p.stem, [_to_tensor(next(iter_clip(p, 1)))], still=True))
+        elif p.is_file() and is_video_file(p):
             frames = [_to_tensor(f) for f in iter_clip(p, max_frames)]
             if frames:
                 sources.append(Source(p.stem, frames, still=False))
@@ -97,7 +104,7 @@ class ClipSampler:
 
     def __post_init__(self) -> None:
         hr = self.patch * self.degradation.scale
-        self._floats = {}
+        self._floats: dict[tuple[int, int], torch.Tensor] = {}
         usable = []
         for s in self.sources:
             h, w = s.size
@@ -132,7 +139,8 @@ class ClipSampler:
             start = int(torch.randint(0, len(src.frames) - self.num_frame + 1, (1,), generator=g))
             y = int(torch.randint(0, h - hr + 1, (1,), generator=g))
             x = int(torch.randint(0, w - hr + 1, (1,), generator=g))
-            frames = torch.stack([self._float(src, start + i)[:, y : y + hr, x : x + hr] for i in range(self.num_frame)])
+            frames = torch.stack([self._float(src, start + i)[:, y : y + hr, x : x + hr]
+                                  for i in range(self.num_frame)])
             if float(torch.rand(1, generator=g)) < 0.5:  # play backwards
                 frames = frames.flip(0)
         if self.augment:

@@ -4,6 +4,13 @@ Reproducibility: the model is initialised from ``seed``; the batch of step ``i``
 seeded by ``(seed, i)``; the learning rate is a function of ``i``. A checkpoint therefore needs only the
 model, the optimiser state and the step, and resuming from it gives bit-identical parameters to an
 uninterrupted run of the same length (on the same device and thread count).
+
+Safety: training states are written as plain data (tensors, the optimiser's state dict, options and
+history as JSON text) so that they load with ``torch.load(weights_only=True)``, and they are read back
+only through :func:`edvr_cli.model.reader.read_training_state`. Every file the loop writes goes through
+the output guard: the run folder's own files (``last.pt``, ``checkpoints/``, ``options.json``, the
+default ``model.safetensors``) are edvr's and are replaced; a ``model_out`` elsewhere is replaced only
+with ``overwrite``, and this is checked before the first step.
 """
 
 from __future__ import annotations
@@ -14,16 +21,32 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import torch
 
+from edvr_cli.engine.device import resolve_device
+from edvr_cli.errors import EDVRCheckpointError, InputError
+from edvr_cli.guard.output import check_output, guarded_output, write_file
+from edvr_cli.lab.degrade import Degradation, bicubic_up
+from edvr_cli.lab.metrics import psnr_tensor
+from edvr_cli.lab.train.data import (
+    ClipSampler,
+    fixed_samples,
+    scan_sources,
+    split_sources,
+    step_generator,
+)
 from edvr_cli.model.arch import EDVR, EDVRConfig
-from edvr_cli.lab.degrade import Degradation, bicubic_up, quantize
-from edvr_cli.errors import InputError
-from edvr_cli.lab.train.data import ClipSampler, fixed_samples, scan_sources, split_sources, step_generator
+from edvr_cli.model.reader import (
+    TRAINING_STATE_FORMAT,
+    TRAINING_STATE_VERSION,
+    TrainingState,
+    read_training_state,
+)
 
 PRESETS: dict[str, EDVRConfig] = {
     # the bundled model: small enough to train on a CPU in well under an hour
@@ -39,7 +62,7 @@ class TrainOptions:
 
     data: str
     out_dir: str = "runs/edvr"
-    model: dict = field(default_factory=lambda: PRESETS["tiny"].to_dict())
+    model: dict[str, Any] = field(default_factory=lambda: PRESETS["tiny"].to_dict())
     init: str | None = None
     steps: int = 3000
     batch_size: int = 8
@@ -66,18 +89,22 @@ class TrainOptions:
     blur_strength: float = 1.5
     jpeg: int | None = None
     crf: int | None = None
-    motion: dict = field(default_factory=dict)
+    motion: dict[str, Any] = field(default_factory=dict)
     detail_candidates: int = 1
 
     def degradation(self, scale: int) -> Degradation:
         return Degradation(scale=scale, blur=self.blur, blur_strength=self.blur_strength, jpeg=self.jpeg, crf=self.crf)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, d: dict) -> TrainOptions:
+    def from_dict(cls, d: dict[str, Any]) -> TrainOptions:
+        """Options from :meth:`to_dict`'s output; ValueError names fields this version does not know."""
         d = dict(d)
+        unknown = sorted(set(d) - {f.name for f in dataclasses.fields(cls)})
+        if unknown:
+            raise ValueError(f"unknown training options {', '.join(unknown)}")
         if "betas" in d:
             d["betas"] = tuple(d["betas"])
         return cls(**d)
@@ -128,35 +155,17 @@ def learning_rate(step: int, opts: TrainOptions) -> float:
     return opts.lr_min + 0.5 * (opts.lr - opts.lr_min) * (1 + math.cos(math.pi * t))
 
 
-def psnr_tensor(pred: torch.Tensor, gt: torch.Tensor) -> float:
-    """PSNR (dB, RGB) of 8-bit-quantised ``pred`` against ``gt``, both in [0, 1]."""
-    mse = float(((quantize(pred.float()) - gt.float()) ** 2).mean())
-    return float("inf") if mse == 0 else 10 * math.log10(1.0 / mse)
+def resolve_init(name: str, quiet: bool = False) -> Path:
+    """``--init``: a published model name (downloaded on first use), an imported name or a path -> its file.
 
+    Raises:
+        ModelNotFoundError: neither a file nor a known name (the message lists close matches).
+        OfflineError: a published model that is not downloaded while offline (the message says how to
+            import it by hand).
+    """
+    from edvr_cli.zoo.models import resolve_model
 
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def resolve_init(name: str) -> Path:
-    """A model name (registry or bundled) or a path -> a checkpoint file."""
-    path = Path(name).expanduser()
-    if path.is_file():
-        return path
-    bundled = Path(__file__).resolve().parent.parent / "weights" / f"{name}.safetensors"
-    if bundled.is_file():
-        return bundled
-    try:  # the model zoo, when present
-        from edvr_cli import zoo  # type: ignore[attr-defined]
-
-        return Path(zoo.resolve(name))
-    except (ImportError, AttributeError):
-        pass
-    from edvr_cli.errors import ModelNotFoundError
-
-    raise ModelNotFoundError(f"--init {name}: no such file or known model name")
+    return resolve_model(name, quiet=quiet).path
 
 
 @dataclass
@@ -176,14 +185,21 @@ class _Reporter:
         self.t0, self.s0 = time.perf_counter(), start
         self.progress = None
         if self.tty:
-            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+            from rich.progress import (
+                BarColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
 
             self.progress = Progress(
                 TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(),
                 TextColumn("loss {task.fields[loss]:.4f}"), TextColumn("{task.fields[rate]:.2f} it/s"),
                 TextColumn("{task.fields[note]}"), TimeRemainingColumn(), transient=False,
             )
-            self.task = self.progress.add_task("train", total=total, completed=start, loss=float("nan"), rate=0.0, note="")
+            self.task = self.progress.add_task("train", total=total, completed=start, loss=float("nan"), rate=0.0,
+                                               note="")
             self.progress.start()
 
     def rate(self, step: int) -> float:
@@ -207,14 +223,27 @@ class _Reporter:
             self.progress.stop()
 
 
-def _atomic_save(obj: object, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+def _save_state(payload: dict[str, Any], path: Path, inputs: Iterable[str | os.PathLike[str]]) -> None:
+    """Write a training state (one of the run folder's own files) through the output guard."""
+    with guarded_output(path, overwrite=True, inputs=inputs) as temp:
+        torch.save(payload, temp)
+
+
+def _restore(state: TrainingState, source: str, model: EDVR, optimizer: torch.optim.Optimizer) -> None:
+    """Load a training state's weights and optimiser state; one-line EDVRCheckpointError when they do not fit."""
+    from edvr_cli.model.checkpoint import check_state_dict
+
+    check_state_dict(model, state.model, source)
+    model.load_state_dict(state.model)
+    try:
+        optimizer.load_state_dict(state.optimizer)
+    except (ValueError, KeyError, TypeError, RuntimeError, IndexError) as exc:
+        raise EDVRCheckpointError(f"{source}: its optimizer state does not fit this model ({exc})") from None
 
 
 @torch.no_grad()
-def validate(model: EDVR, samples: list, device: torch.device, batch: int = 4) -> float:
+def validate(model: EDVR, samples: list[tuple[torch.Tensor, torch.Tensor]], device: torch.device,
+             batch: int = 4) -> float:
     """Mean PSNR over validation samples."""
     model.eval()
     scores = []
@@ -222,7 +251,7 @@ def validate(model: EDVR, samples: list, device: torch.device, batch: int = 4) -
         lq = torch.stack([s[0] for s in samples[i : i + batch]]).to(device)
         gt = torch.stack([s[1] for s in samples[i : i + batch]])
         out = model(lq).float().cpu()
-        scores += [psnr_tensor(o, g) for o, g in zip(out, gt)]
+        scores += [psnr_tensor(o, g) for o, g in zip(out, gt, strict=True)]
     model.train()
     return sum(scores) / max(1, len(scores))
 
@@ -233,31 +262,55 @@ def train(
     model_out: str | Path | None = None,
     quiet: bool = False,
     on_step: Callable[[int, float], None] | None = None,
+    *,
+    overwrite: bool = False,
 ) -> TrainResult:
     """Train (or fine-tune, or resume) an EDVR network; see :class:`TrainOptions`.
 
     Args:
         opts: the run's options.
-        resume: a checkpoint to continue from (``"auto"``: ``out_dir/last.pt`` if it exists).
+        resume: a training state to continue from (``"auto"``: ``out_dir/last.pt`` if it exists).
         model_out: where to write the final ``.safetensors`` (default ``out_dir/model.safetensors``).
         quiet: no progress output at all.
         on_step: called with ``(step, loss)`` after every step (tests, custom logging).
+        overwrite: ``model_out`` may replace an existing file (the run folder's own files always may).
+
+    Raises:
+        EDVRCheckpointError: ``resume`` is unsafe, damaged or not an edvr training state, or ``init``
+            is not a loadable EDVR checkpoint.
+        OutputExistsError: ``model_out`` exists and ``overwrite`` is false (raised before any step).
+        ModelNotFoundError, OfflineError: ``init`` names no file or model, or needs a download offline.
+        InputError, UsageError: bad data, patch size or device.
     """
-    from edvr_cli import load_model, save_model
     from edvr_cli.model.arch import dcn as _dcn
     from edvr_cli.model.arch import set_dcn_backend
+    from edvr_cli.model.checkpoint import load_model, save_model
 
     out_dir = Path(opts.out_dir)
     ckpt_dir = out_dir / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    state = None
+    state: TrainingState | None = None
+    state_source = ""
+    resume_path: Path | None = None
     if resume is not None:
-        path = out_dir / "last.pt" if str(resume) == "auto" else Path(resume)
-        if path.is_file():
-            state = torch.load(path, map_location="cpu", weights_only=False)
-            opts = TrainOptions.from_dict({**state["options"], "steps": opts.steps, "out_dir": opts.out_dir})
+        resume_path = out_dir / "last.pt" if str(resume) == "auto" else Path(resume)
+        if resume_path.is_file():
+            state = read_training_state(resume_path)
+            state_source = resume_path.name
+            try:
+                opts = TrainOptions.from_dict({**state.options, "steps": opts.steps, "out_dir": opts.out_dir})
+                EDVRConfig.from_dict(opts.model)
+            except (TypeError, ValueError) as exc:
+                raise EDVRCheckpointError(f"{state_source}: its training options are not usable ({exc})") from None
         elif str(resume) != "auto":
-            raise InputError(f"--resume: checkpoint {path} not found")
+            raise InputError(f"--resume: checkpoint {resume_path} not found")
+
+    init_path = resolve_init(opts.init, quiet=quiet) if opts.init and state is None else None
+    inputs: list[str | os.PathLike[str]] = [opts.data, *(p for p in (init_path, resume_path) if p is not None)]
+    model_path = Path(model_out) if model_out else out_dir / "model.safetensors"
+    own_model_path = model_out is None
+    # before any work: a --model-out that exists is replaced only with overwrite
+    check_output(model_path, overwrite=overwrite or own_model_path, inputs=inputs)
+    run_inputs: list[str | os.PathLike[str]] = [opts.data, *(p for p in (init_path,) if p is not None)]
 
     if opts.threads:
         torch.set_num_threads(opts.threads)
@@ -270,8 +323,8 @@ def train(
 
     # model
     torch.manual_seed(opts.seed)
-    if opts.init and state is None:
-        init_model = load_model(resolve_init(opts.init))
+    if init_path is not None:
+        init_model = load_model(init_path)
         config = init_model.config
         model = EDVR(config)
         model.load_state_dict(init_model.state_dict())
@@ -282,12 +335,11 @@ def train(
     model.to(device).train()
     optimizer = torch.optim.Adam(model.parameters(), lr=opts.lr, betas=opts.betas)
     step = 0
-    history: list[dict] = []
+    history: list[dict[str, Any]] = []
     if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
-        step = int(state["step"])
-        history = list(state.get("history", []))
+        _restore(state, state_source, model, optimizer)
+        step = state.step
+        history = list(state.history)
 
     # data
     sources = scan_sources(opts.data, opts.max_frames)
@@ -307,27 +359,32 @@ def train(
         val_samples = fixed_samples(val_sampler, opts.val_samples, opts.seed + 99991)
 
     reporter = _Reporter(opts.steps, step, opts.log_every, enabled=not quiet)
-    meta = {
+    meta: dict[str, Any] = {
         "train_sources": [s.name for s in train_src], "val_sources": [s.name for s in val_src],
         "seed": opts.seed, "steps": opts.steps,
     }
-    (out_dir / "options.json").write_text(json.dumps({**opts.to_dict(), **meta}, indent=2))
+    ckpt_dir.mkdir(parents=True, exist_ok=True)
+    write_file(out_dir / "options.json", json.dumps({**opts.to_dict(), **meta}, indent=2), overwrite=True,
+               inputs=run_inputs)
     if val_samples and step == 0:
         base = sum(
             psnr_tensor(bicubic_up(lq[config.center], config.scale), gt) for lq, gt in val_samples
         ) / len(val_samples)
-        reporter.note(f"validation: {len(val_samples)} samples from {', '.join(meta['val_sources'])}; bicubic {base:.2f} dB")
+        reporter.note(f"validation: {len(val_samples)} samples from {', '.join(meta['val_sources'])}; "
+                      f"bicubic {base:.2f} dB")
         history.append({"step": 0, "val_bicubic_psnr": base})
     log_file = (out_dir / "log.jsonl").open("a")
     autocast = device.type == "cuda"
 
     def checkpoint() -> None:
+        # plain data only, so that it loads with weights_only=True (see read_training_state)
         payload = {
-            "step": step, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "options": opts.to_dict(), "history": history,
+            "format": TRAINING_STATE_FORMAT, "version": TRAINING_STATE_VERSION, "step": step,
+            "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "options": json.dumps(opts.to_dict()), "history": json.dumps(history),
         }
-        _atomic_save(payload, ckpt_dir / f"step-{step:07d}.pt")
-        _atomic_save(payload, out_dir / "last.pt")
+        _save_state(payload, ckpt_dir / f"step-{step:07d}.pt", run_inputs)
+        _save_state(payload, out_dir / "last.pt", run_inputs)
 
     loss_avg = None
     try:
@@ -369,7 +426,9 @@ def train(
         set_dcn_backend(previous_backend)
 
     model.eval()
-    model_path = Path(model_out) if model_out else out_dir / "model.safetensors"
-    notes = {"trained_by": "edvr train", "steps": str(step), "seed": str(opts.seed), **{k: json.dumps(v) for k, v in meta.items() if k.endswith("sources")}}
-    save_model(model, model_path, metadata=notes)
+    notes = {
+        "trained_by": "edvr train", "steps": str(step), "seed": str(opts.seed),
+        **{k: json.dumps(v) for k, v in meta.items() if k.endswith("sources")},
+    }
+    save_model(model, model_path, metadata=notes, overwrite=overwrite or own_model_path, inputs=inputs)
     return TrainResult(model=model, step=step, history=history, model_path=model_path)

@@ -57,7 +57,7 @@ def torchvision_ops_available() -> bool:
         x = torch.zeros(1, 1, 3, 3)
         deform_conv2d(x, torch.zeros(1, 18, 3, 3), torch.zeros(1, 1, 3, 3), padding=1, mask=torch.ones(1, 9, 3, 3))
         return True
-    except Exception as exc:  # ImportError, or a RuntimeError from a mismatched torch/torchvision build
+    except Exception as exc:  # noqa: BLE001 - ImportError, or any error of a mismatched torch/torchvision build
         warnings.warn(
             f"torchvision's deform_conv2d is unavailable ({type(exc).__name__}: {exc}); "
             "using the pure-PyTorch deformable convolution",
@@ -176,7 +176,7 @@ def deform_conv2d_reference(
     y0 = y0.long()
     x0 = x0.long()
     src = x.float().reshape(b, g, cg, h * w)
-    cols = None
+    cols: torch.Tensor | None = None
     for dy, dx, wy, wx in ((0, 0, 1 - ly, 1 - lx), (0, 1, 1 - ly, lx), (1, 0, ly, 1 - lx), (1, 1, ly, lx)):
         yy = y0 + dy
         xx = x0 + dx
@@ -185,6 +185,7 @@ def deform_conv2d_reference(
         idx = (yy.clamp(0, h - 1) * w + xx.clamp(0, w - 1)).reshape(b, g, 1, n).expand(b, g, cg, n)
         term = src.gather(3, idx) * corner_w
         cols = term if cols is None else cols + term
+    assert cols is not None  # four corners were added
     cols = (cols * mask.float().reshape(b, g, 1, n)).reshape(b, c * k, ho * wo)
     out = torch.matmul(weight.reshape(cout, cin * k).float(), cols)
     if bias is not None:
@@ -236,7 +237,8 @@ class DCNv2Pack(nn.Module):
         nn.init.kaiming_uniform_(self.weight, a=5 ** 0.5)
         # upstream initialisation: start from zero offsets and mask 0.5
         nn.init.zeros_(self.conv_offset.weight)
-        nn.init.zeros_(self.conv_offset.bias)
+        if self.conv_offset.bias is not None:
+            nn.init.zeros_(self.conv_offset.bias)
 
     def forward(self, x: torch.Tensor, feat: torch.Tensor) -> torch.Tensor:
         """Sample ``x`` (n, c, h, w) at offsets predicted from ``feat`` (n, c, h, w)."""

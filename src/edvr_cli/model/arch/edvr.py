@@ -208,5 +208,5 @@ class EDVR(nn.Module):
         if t != self.config.num_frame:
             raise ValueError(f"this model takes windows of {self.config.num_frame} frames, got {t}")
         l1, l2, l3 = self.extract_features(x.reshape(b * t, ch, h, w))
-        feats = tuple(f.reshape(b, t, *f.shape[1:]) for f in (l1, l2, l3))
+        feats = (l1.reshape(b, t, *l1.shape[1:]), l2.reshape(b, t, *l2.shape[1:]), l3.reshape(b, t, *l3.shape[1:]))
         return self.fuse_and_reconstruct(feats, x[:, self.config.center])

@@ -43,7 +43,9 @@ class PCDAlignment(nn.Module):
 
     def forward(self, nbr: list[torch.Tensor], ref: list[torch.Tensor]) -> torch.Tensor:
         """Align ``nbr`` to ``ref``; both are [l1, l2, l3] lists of (n, c, h/2^k, w/2^k). Returns (n, c, h, w)."""
-        up_offset = up_feat = None
+        # the coarser level's offset and features, upsampled: set at level 3, used at levels 2 and 1
+        up_offset: torch.Tensor | None = None
+        up_feat: torch.Tensor | None = None
         feat = nbr[0]
         for i in (3, 2, 1):
             level = f"l{i}"
@@ -51,10 +53,11 @@ class PCDAlignment(nn.Module):
             if i == 3:
                 offset = lrelu(self.offset_conv2[level](offset))
             else:
+                assert up_offset is not None and up_feat is not None  # set by the coarser level
                 offset = lrelu(self.offset_conv2[level](torch.cat((offset, up_offset), dim=1)))
                 offset = lrelu(self.offset_conv3[level](offset))
             feat = self.dcn_pack[level](nbr[i - 1], offset)
-            if i < 3:
+            if up_feat is not None:
                 feat = self.feat_conv[level](torch.cat((feat, up_feat), dim=1))
             if i > 1:
                 feat = lrelu(feat)
