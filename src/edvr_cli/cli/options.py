@@ -53,3 +53,15 @@ def tile_option(ctx: click.Context, param: click.Parameter, value: str) -> int |
     if 0 < tile < MIN_TILE:
         raise click.BadParameter(f"{tile} is below a useful tile size; use at least {MIN_TILE} (or 0 or auto)")
     return tile
+
+
+def size_option(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[int, int] | None:
+    """``WxH`` (one side may be -1 to keep the aspect)."""
+    from edvr_cli.engine.resize import parse_size
+
+    if value is None:
+        return None
+    try:
+        return parse_size(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None

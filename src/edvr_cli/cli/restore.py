@@ -8,11 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.progress import TaskID
 from rich.table import Table
 
-from edvr_cli.cli.options import device_option, path_argument, tile_option
-from edvr_cli.cli.progress import echo_err, frame_progress, stderr_console
+from edvr_cli.cli.options import device_option, finite_float, path_argument, size_option, tile_option
+from edvr_cli.cli.progress import FramesBar, echo_err, frame_progress, stderr_console
 from edvr_cli.engine.names import PRECISION_NAMES
 from edvr_cli.engine.windows import PADDINGS
 from edvr_cli.errors import EDVRError, Interrupted
@@ -54,8 +53,17 @@ def restore_options(task: str):
             click.option("--preset", default=None, help="Encoder preset (e.g. slow, medium, fast)."),
             click.option("--pix-fmt", default=None,
                          help="Output pixel format [default: the input's depth and chroma]."),
+            click.option("--size", default=None, metavar="WxH", callback=size_option,
+                         help="Resample the output to this size (one side -1 keeps the aspect), antialiased "
+                              "bicubic on the model's device."),
+            click.option("--scale", default=None, type=float, callback=finite_float, metavar="S",
+                         help="Output size as a multiple of the input (0 < S <= the model's scale)."),
+            click.option("--dry-run", is_flag=True,
+                         help="Print the plan (streams, colour, encoder, tiles, segments) and write nothing."),
             click.option("--recursive", "-r", is_flag=True, help="With a folder of videos: include subfolders."),
-            click.option("--hf-repo", default=None, envvar="EDVR_HF_REPO", help="A Hugging Face repository mirroring the published weights, tried first (none by default)."),
+            click.option("--hf-repo", default=None, envvar="EDVR_HF_REPO",
+                         help="A Hugging Face repository mirroring the published weights, tried first "
+                              "(none by default)."),
             click.option("--resume/--no-resume", default=None,
                          help="Write the output in segments beside it, so an interrupted run continues where it "
                               f"stopped [default: on for more than {RESUME_MIN_FRAMES} frames and for batches]."),
@@ -94,6 +102,9 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
     settings = RestoreSettings(task=task, **opts)
     kind = input_kind(input_path)
     quiet = settings.quiet
+    if settings.dry_run:
+        _dry_run(kind, input_path, output_path, settings, recursive)
+        return
 
     def warn(message: str) -> None:
         echo_err(f"edvr: warning: {message}")
@@ -101,11 +112,7 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
     if kind != "batch":
         models = load_models(settings)
         with frame_progress(quiet) as progress:
-            bar = progress.add_task(input_path.name, total=None)
-
-            def advance(done: int, total: int | None) -> None:
-                progress.update(bar, completed=done, total=total if total and total >= done else None)
-
+            advance = FramesBar(progress, input_path.name)
             with _resume_hint(output_path):
                 result = restore_video(input_path, output_path, settings, models=models,
                                        on_progress=advance, on_warning=warn)
@@ -115,30 +122,46 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
         return
 
     with frame_progress(quiet) as progress:
-        overall = progress.add_task("files", total=None)
-        bars: dict[Path, TaskID] = {}
+        overall = progress.add_task("files", total=None, rate=None, eta=None)
+        bars: dict[Path, FramesBar] = {}
+
+        def planned(count: int) -> None:
+            progress.update(overall, total=count)
 
         def start(src: Path, dst: Path) -> None:
-            bars[src] = progress.add_task(str(src.relative_to(input_path)), total=None)
+            bars[src] = FramesBar(progress, str(src.relative_to(input_path)))
 
         def advance_file(src: Path, done: int, total: int | None) -> None:
-            progress.update(bars[src], completed=done, total=total if total and total >= done else None)
+            bars[src](done, total)
 
         def done(item: BatchItem) -> None:
             if item.status == "failed":
                 echo_err(f"edvr: {item.input.relative_to(input_path)}: failed: {item.message}")
             bar = bars.pop(item.input, None)
             if bar is not None:
-                progress.remove_task(bar)
+                bar.remove()
             progress.advance(overall)
 
         with _resume_hint(output_path):
-            items = restore_batch(input_path, output_path, settings, recursive=recursive, on_start=start,
-                                  on_progress=advance_file, on_done=done, on_warning=warn)
+            items = restore_batch(input_path, output_path, settings, recursive=recursive, on_planned=planned,
+                                  on_start=start, on_progress=advance_file, on_done=done, on_warning=warn)
     _summary(items, input_path, quiet)
     failed = [i for i in items if i.status == "failed"]
     if failed:
         raise EDVRError(f"{len(failed)} of {len(items)} file(s) failed")
+
+
+def _dry_run(kind: str, input_path: Path, output_path: Path, settings: RestoreSettings, recursive: bool) -> None:
+    """Print the plan of every input (on stdout: it is what the command was asked for) and write nothing."""
+    from edvr_cli.jobs.batch import plan_batch
+    from edvr_cli.jobs.plan import plan_run
+
+    pairs = plan_batch(input_path, output_path, recursive) if kind == "batch" else [(input_path, output_path)]
+    for n, (src, dst) in enumerate(pairs):
+        if len(pairs) > 1:
+            click.echo(f"{'' if n == 0 else chr(10)}[{n + 1}/{len(pairs)}] {src.relative_to(input_path)}")
+        for line in plan_run(src, dst, settings):
+            click.echo(line)
 
 
 def _summary(items: list[BatchItem], root: Path, quiet: bool) -> None:

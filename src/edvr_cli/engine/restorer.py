@@ -24,6 +24,7 @@ import torch
 from torch.nn import functional as F
 
 from edvr_cli.engine.device import PRECISIONS, auto_batch
+from edvr_cli.engine.resize import resample
 from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles
 from edvr_cli.engine.windows import lookahead, window_indices
 from edvr_cli.model.arch import EDVR
@@ -108,6 +109,7 @@ class StreamRestorer:
         channels_last: bool | None = None,
         pin_memory: bool | None = None,
         profile: bool = False,
+        out_size: tuple[int, int] | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose fp32, fp16 or bf16")
@@ -120,6 +122,7 @@ class StreamRestorer:
         self.auto_batch = batch is None
         self.batch = auto_batch(self.device) if batch is None else max(1, int(batch))
         self.out_bits = out_bits
+        self.out_size = out_size  # (height, width) to resample the output to; None keeps the model's size
         self.cache_features = cache_features
         if channels_last is None:
             channels_last = self.device.type == "cpu" or (self.device.type == "cuda" and precision != "fp32")
@@ -291,6 +294,8 @@ class StreamRestorer:
         s = self.model.scale
         with self._stage("quantise"):
             out = out[:, :, :h * s, :w * s].clamp(0, 1)
+            if self.out_size is not None and tuple(out.shape[-2:]) != self.out_size:
+                out = resample(out, self.out_size).clamp(0, 1)  # bicubic overshoots at edges
             if self.out_bits > 8:
                 q = (out * 65535).round().to(torch.int32)
             else:

@@ -62,6 +62,7 @@ def restore_batch(
     settings: RestoreSettings,
     *,
     recursive: bool = False,
+    on_planned: Callable[[int], None] | None = None,
     on_start: Callable[[Path, Path], None] | None = None,
     on_progress: BatchProgress | None = None,
     on_done: Callable[[BatchItem], None] | None = None,
@@ -84,6 +85,8 @@ def restore_batch(
     pairs = plan_batch(input_dir, output_dir, recursive)
     if not pairs:
         raise InputError(f"'{input_dir}' holds no videos to restore (outside '{output_dir}')")
+    if on_planned is not None:
+        on_planned(len(pairs))
     models = load_models(settings)
     items: list[BatchItem] = []
     for src, dst in pairs:

@@ -13,13 +13,28 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from edvr_cli.engine.restorer import StreamRestorer
-from edvr_cli.errors import EDVRError, InputError, WarningCallback, first_line
+from edvr_cli.errors import EDVRError, InputError, UsageError, WarningCallback, first_line
 from edvr_cli.jobs.limits import check_frame, explain_failure, queue_depth
 from edvr_cli.jobs.models import Models
 from edvr_cli.jobs.settings import RestoreSettings
 from edvr_cli.jobs.threads import END, Stop, Worker, get, put, send
 
 ProgressCallback = Callable[[int, "int | None"], None]
+
+
+def output_size(info: Any, settings: RestoreSettings, model_scale: int) -> tuple[int, int]:
+    """(width, height) of the written frames: the model's size, or as --size / --scale ask.
+
+    Raises:
+        UsageError: a size or scale that cannot work (see :func:`~edvr_cli.engine.resize.plan_output_size`).
+    """
+    from edvr_cli.engine.resize import plan_output_size, size_alignment
+
+    try:
+        return plan_output_size(info.width, info.height, model_scale, size=settings.size, scale=settings.scale,
+                                align=size_alignment(info.chroma, settings.pix_fmt))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def writes_high_depth(writer: Any, info: Any) -> bool:
@@ -42,8 +57,8 @@ class Job:
         self.warn, self.on_progress = warn, on_progress
         self.done = 0
         self.stop = threading.Event()
-        scale = models.scale
-        frame_bytes = max(info.width * info.height * 12, info.width * info.height * scale * scale * 6)
+        self.out_width, self.out_height = output_size(info, settings, models.scale)
+        frame_bytes = max(info.width * info.height * 12, self.out_width * self.out_height * 6)
         self.depth = queue_depth(frame_bytes)
 
     def restorers(self, out_bits: int) -> list[StreamRestorer]:
@@ -51,18 +66,21 @@ class Job:
         s, m = self.settings, self.models
         common: dict[str, Any] = dict(device=m.device, precision=m.precision, tile=self.tile, compile=s.compile,
                                       channels_last=s.channels_last, tile_overlap=s.tile_overlap, batch=s.batch)
+        size = (self.out_height, self.out_width)
+        resized = size != (self.info.height * m.scale, self.info.width * m.scale)
+        last: dict[str, Any] = dict(out_bits=out_bits, out_size=size if resized else None)
         if m.stage2 is None:
-            return [StreamRestorer(m.stage1.model, m.stage1.padding, out_bits=out_bits, **common)]
+            return [StreamRestorer(m.stage1.model, m.stage1.padding, **last, **common)]
         return [
             StreamRestorer(m.stage1.model, m.stage1.padding, out_bits=8, **common),
-            StreamRestorer(m.stage2.model, m.stage2.padding, out_bits=out_bits, **common),
+            StreamRestorer(m.stage2.model, m.stage2.padding, **last, **common),
         ]
 
     def open_writer(self, path: Path, **extra: Any) -> Any:
         from edvr_cli.video import open_writer
 
-        s, info, scale = self.settings, self.info, self.models.scale
-        return open_writer(path, info, info.width * scale, info.height * scale, codec=s.codec, crf=s.crf,
+        s, info = self.settings, self.info
+        return open_writer(path, info, self.out_width, self.out_height, codec=s.codec, crf=s.crf,
                            preset=s.preset, pix_fmt=s.pix_fmt, on_warning=self.warn, label=self.dst.name, **extra)
 
     # -- threads -----------------------------------------------------------------------------------

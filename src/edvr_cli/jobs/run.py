@@ -61,6 +61,8 @@ def restore_video(
                  folder=is_frame_folder_output(dst))
     info = probe(src)
     check_frame_size(info.width, info.height, TASK_SCALE.get(settings.task, 1))
+    if on_progress is not None:
+        on_progress(0, info.num_frames)  # the total, when the container knows it, before the first frame
     models = models or load_models(settings)
     check_tile(settings, models.stage1.multiple_of)
     check_model_fit(info.width, info.height, models.stage1.multiple_of)

@@ -74,6 +74,7 @@ def run_record(job: Job) -> dict[str, Any]:
             "crf": s.crf,
             "preset": s.preset,
             "pix_fmt": s.pix_fmt,
+            "size": [job.out_width, job.out_height],
         },
     }
 

@@ -33,6 +33,9 @@ class RestoreSettings:
             input has more than :data:`~edvr_cli.jobs.workfolder.RESUME_MIN_FRAMES` frames (or an unknown
             count), or an unfinished run of this output is waiting.
         segment_frames: frames per segment of a resumable run.
+        size: (width, height) to resample the output to (one side may be -1: kept in proportion).
+        scale: output size as a multiple of the input size, 0 < scale <= the model's scale.
+        dry_run: plan the run (streams, colour, encoder, tiles, segments) and write nothing.
     """
 
     task: str = "upscale"
@@ -55,6 +58,9 @@ class RestoreSettings:
     compile: bool = False
     channels_last: bool | None = None
     segment_frames: int = SEGMENT_FRAMES
+    size: tuple[int, int] | None = None
+    scale: float | None = None
+    dry_run: bool = False
 
 
 @dataclass
