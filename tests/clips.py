@@ -235,3 +235,100 @@ def frame_times(path: str | Path) -> list[Fraction]:
     with av.open(str(path)) as container:
         stream = container.streams.video[0]
         return [f.pts * f.time_base for f in container.decode(stream)]
+
+
+# -- clips for the input features (interlacing, spans, pipes, timestamp resets) -----------------------
+
+
+def interlace_scene(t: float, width: int, height: int) -> np.ndarray:
+    """A picture at time ``t`` (frames): a bright bar moving right 6 px per frame over a vertical gradient.
+
+    Every column is smooth from line to line, so a progressive frame has tiny differences between
+    adjacent lines while a weave of two moments (combing) has large ones at the bar's edges.
+    """
+    y, x = np.mgrid[0:height, 0:width]
+    bar = np.abs(x - (8 + 6 * t)) < 6
+    base = 40 + (y * 60) // max(1, height - 1)
+    r = np.where(bar, 230, base)
+    g = np.where(bar, 200, base + 20)
+    b = np.full_like(x, 110)
+    return np.stack([r, g, b], axis=-1).astype(np.uint8)
+
+
+def woven_rgb(index: int, width: int, height: int, tff: bool = True) -> np.ndarray:
+    """Frame ``index`` of an interlaced camera: the field shown first holds moment ``index``, the other ``index + 0.5``.
+
+    Top field first: even lines (0, 2, ...) from ``index``, odd lines from ``index + 0.5``.
+    """
+    first, second = interlace_scene(index, width, height), interlace_scene(index + 0.5, width, height)
+    woven = first.copy()
+    if tff:
+        woven[1::2] = second[1::2]
+    else:
+        woven = second.copy()
+        woven[1::2] = first[1::2]
+    return woven
+
+
+def make_interlaced_clip(
+    path: str | Path, *, frames: int = 12, width: int = 64, height: int = 48, fps: int = 25, tff: bool = True
+) -> Path:
+    """An interlaced H.264 clip: each frame weaves two moments (:func:`woven_rgb`), coded with
+    interlaced DCT / motion estimation (``flags=+ildct+ilme``) and ``tff=1`` (or ``bff=1``)."""
+    field = "tff=1" if tff else "bff=1"
+    yuv = [
+        av.VideoFrame.from_ndarray(woven_rgb(i, width, height, tff), format="rgb24").reformat(format="yuv420p")
+        for i in range(frames)
+    ]
+    return make_clip(path, width=width, height=height, fps=fps, yuv_frames=yuv,
+                     options={"flags": "+ildct+ilme", "x264-params": field, "crf": "10"})
+
+
+def make_open_gop_clip(path: str | Path, *, frames: int = 40, codec: str = "libx265", gop: int = 12) -> Path:
+    """Open GOPs with B-frames: HEVC (x265 CRA keyframes, open-gop) or H.264 (x264 ``open_gop=1``).
+
+    Leading pictures after each non-first keyframe reference the GOP before it.
+    """
+    if codec == "libx265":
+        options = {"x265-params": f"log-level=error:keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3:open-gop=1"}
+    else:
+        options = {"x264-params": f"keyint={gop}:min-keyint={gop}:scenecut=0:bframes=3:open_gop=1"}
+    return make_clip(path, codec=codec, frames=frames, options=options)
+
+
+def make_ts_with_reset(path: str | Path, *, frames: tuple[int, int] = (10, 8), fps: int = 25) -> Path:
+    """An MPEG-TS whose timestamps jump back: two TS clips concatenated byte for byte (as ``cat a.ts b.ts``).
+
+    The second part's timestamps start again at the first part's (a stream discontinuity);
+    its pictures are :func:`pattern_rgb` ``100 + k``.
+    """
+    path = Path(path)
+    first = make_clip(path.with_name(path.stem + ".part1.ts"), frames=frames[0], fps=fps)
+    yuv = [
+        av.VideoFrame.from_ndarray(pattern_rgb(100 + k, 64, 48), format="rgb24").reformat(format="yuv420p")
+        for k in range(frames[1])
+    ]
+    second = make_clip(path.with_name(path.stem + ".part2.ts"), yuv_frames=yuv, fps=fps)
+    path.write_bytes(first.read_bytes() + second.read_bytes())
+    first.unlink()
+    second.unlink()
+    return path
+
+
+def y4m_bytes(
+    frames: Sequence[np.ndarray], *, fps: str = "25:1", interlacing: str = "p", tags: str = "C420jpeg"
+) -> bytes:
+    """A YUV4MPEG2 stream of 8-bit 4:2:0 frames given as RGB uint8 (BT.601 limited range via swscale).
+
+    ``interlacing``: ``p`` / ``t`` / ``b``; ``tags``: the rest of the header (``C420jpeg XCOLORRANGE=FULL``).
+    """
+    height, width = frames[0].shape[:2]
+    out = [f"YUV4MPEG2 W{width} H{height} F{fps} I{interlacing} A1:1 {tags}\n".encode()]
+    for rgb in frames:
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24").reformat(format="yuv420p")
+        out.append(b"FRAME\n")
+        sizes = ((width, height), (width // 2, height // 2), (width // 2, height // 2))
+        for plane, (w, h) in zip(frame.planes, sizes, strict=True):
+            rows = np.frombuffer(plane, np.uint8).reshape(h, plane.line_size)[:, :w]
+            out.append(rows.tobytes())
+    return b"".join(out)

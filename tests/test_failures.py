@@ -103,7 +103,7 @@ def test_disk_full_in_a_resumable_run_keeps_finished_segments(tmp_path, monkeypa
     monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
     progress: list[int] = []
     restore_video(src, out, settings(resume=True, segment_frames=3), on_progress=lambda d, t: progress.append(d))
-    assert progress == [4, 5] and visible(tmp_path) == ["in.mp4", "out.mp4"]
+    assert progress == [0, 3, 4, 5] and visible(tmp_path) == ["in.mp4", "out.mp4"]  # total, kept, then made
 
 
 # -- a decoder failing in the middle -----------------------------------------------------------------------
@@ -141,8 +141,8 @@ def test_damaged_data_mid_file_keeps_the_frames_before_it(tmp_path):
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=6)
     real = FrameReader._video_frames
 
-    def damaged(self):
-        for n, frame in enumerate(real(self)):
+    def damaged(self, *args, **kw):
+        for n, frame in enumerate(real(self, *args, **kw)):
             if n == 3:
                 self.warn(f"'{self.info.path.name}': damaged data ends decoding early (Invalid data); keeping the frames before it")
                 return

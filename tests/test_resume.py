@@ -160,7 +160,8 @@ def test_interrupted_run_continues_after_its_last_segment(tmp_path, monkeypatch)
 
     progress: list[int] = []
     result = run(src, out, progress)
-    assert progress == [7, 8] and result.frames == 8  # only frames 6 and 7 were restored again
+    # the total first, then where the earlier run stopped, then only frames 6 and 7 restored again
+    assert progress == [0, 6, 7, 8] and result.frames == 8
     assert not work.exists()
     assert np.array_equal(decoded(out), decoded(reference))
     assert frame_times(out) == frame_times(src)
@@ -185,7 +186,7 @@ def test_last_segment_takes_a_short_remainder(tmp_path, monkeypatch):
     src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=8)
     progress: list[int] = []
     run(src, tmp_path / "out", progress)
-    assert made == [(0, 3), (3, 5)] and progress == list(range(1, 9))  # not [0, 3), [3, 6), [6, 8)
+    assert made == [(0, 3), (3, 5)] and progress == list(range(9))  # not [0, 3), [3, 6), [6, 8)
     assert len(list((tmp_path / "out").iterdir())) == 8
 
 
@@ -221,7 +222,7 @@ def test_other_arguments_refuse_to_mix_and_overwrite_starts_afresh(tmp_path, mon
     assert work_dir(out).exists()
     progress: list[int] = []
     run(src, out, progress, crf=30, overwrite=True)
-    assert progress == list(range(1, 8)) and out.exists() and not work_dir(out).exists()
+    assert progress == list(range(8)) and out.exists() and not work_dir(out).exists()  # total first
 
 
 def test_changed_input_refuses(tmp_path, monkeypatch):

@@ -71,6 +71,10 @@ class InputError(EDVRError):
     """An input path is missing, unreadable, or not a video / image sequence we can decode."""
 
 
+class SpanError(UsageError):
+    """A ``--start`` / ``--end`` span that cannot be read: malformed, empty, or outside the video."""
+
+
 class FrameSizeError(InputError):
     """Frames too large (or too small) to restore, or a size change in the middle of a video."""
 
@@ -81,6 +85,10 @@ class OutputError(EDVRError):
 
 class OutputExistsError(OutputError):
     """The output path exists and ``overwrite`` was not given."""
+
+
+class StreamError(OutputError):
+    """A stream of the source would be converted or dropped in the output while ``--strict-streams`` is on."""
 
 
 class OutOfSpaceError(EDVRError):

@@ -65,3 +65,37 @@ def size_option(ctx: click.Context, param: click.Parameter, value: str | None) -
         return parse_size(value)
     except ValueError as exc:
         raise click.BadParameter(str(exc)) from None
+
+
+def time_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """Seconds or ``HH:MM:SS.mmm`` (as ffmpeg's -ss / -to), checked now, kept as typed."""
+    from edvr_cli.video.span import parse_time
+
+    if value is None:
+        return None
+    try:
+        parse_time(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+    return value
+
+
+def devices_option(ctx: click.Context, param: click.Parameter, value: str | None) -> tuple[str, ...] | None:
+    """A comma-separated list of devices (``cuda:0,cuda:1``), one per worker."""
+    if value is None:
+        return None
+    devices = tuple(d.strip() for d in value.split(",") if d.strip())
+    if not devices:
+        raise click.BadParameter("no device given")
+    for d in devices:
+        device_option(ctx, param, d)
+    return devices
+
+
+def cluster_option(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """``local``, ``auto`` or a Ray client address ``ray://HOST:PORT``."""
+    if value is None:
+        return None
+    if value in ("local", "auto") or re.match(r"^ray://[^\s/:]+(:\d+)?$", value):
+        return value
+    raise click.BadParameter(f"{value!r} is not local, auto or ray://HOST:PORT")

@@ -10,7 +10,16 @@ from typing import Any
 import click
 from rich.table import Table
 
-from edvr_cli.cli.options import device_option, finite_float, path_argument, size_option, tile_option
+from edvr_cli.cli.options import (
+    cluster_option,
+    device_option,
+    devices_option,
+    finite_float,
+    path_argument,
+    size_option,
+    tile_option,
+    time_option,
+)
 from edvr_cli.cli.progress import FramesBar, echo_err, frame_progress, stderr_console
 from edvr_cli.engine.names import PRECISION_NAMES
 from edvr_cli.engine.windows import PADDINGS
@@ -58,6 +67,26 @@ def restore_options(task: str):
                               "bicubic on the model's device."),
             click.option("--scale", default=None, type=float, callback=finite_float, metavar="S",
                          help="Output size as a multiple of the input (0 < S <= the model's scale)."),
+            click.option("--start", default=None, metavar="TIME", callback=time_option,
+                         help="Restore from this time on (seconds or HH:MM:SS.mmm, as ffmpeg's -ss)."),
+            click.option("--end", default=None, metavar="TIME", callback=time_option,
+                         help="Restore up to this time (as ffmpeg's -to); audio and subtitles are trimmed too."),
+            click.option("--deinterlace", type=click.Choice(["auto", "on", "off", "field"]), default="auto",
+                         show_default=True,
+                         help="bwdif before restoring: auto = when the input is flagged interlaced; "
+                              "field = one frame per field (the rate doubled)."),
+            click.option("--strict-streams", is_flag=True,
+                         help="Refuse (before any work) to convert or drop any audio or subtitle stream."),
+            click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
+                         help="Segments restored at once by local worker processes (one per GPU with --devices)."),
+            click.option("--devices", default=None, metavar="DEV,DEV", callback=devices_option,
+                         help="Devices of the workers, e.g. cuda:0,cuda:1 [default: every visible GPU]."),
+            click.option("--cluster", default=None, metavar="ray://HOST:PORT|auto|local", callback=cluster_option,
+                         help="Run the segments on a Ray cluster (local: start one on this machine)."),
+            click.option("--threads", default=None, type=click.IntRange(1, 1024),
+                         help="CPU threads per worker [default: the cores divided among the workers]."),
+            click.option("--segment-frames", default=300, show_default=True, type=click.IntRange(8, 1_000_000),
+                         help="Frames per segment (the unit of parallel and resumable work)."),
             click.option("--dry-run", is_flag=True,
                          help="Print the plan (streams, colour, encoder, tiles, segments) and write nothing."),
             click.option("--recursive", "-r", is_flag=True, help="With a folder of videos: include subfolders."),
@@ -117,8 +146,11 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
                 result = restore_video(input_path, output_path, settings, models=models,
                                        on_progress=advance, on_warning=warn)
         if not quiet:
-            echo_err(f"edvr: wrote {result.output} ({result.frames} frames in {result.seconds:.1f} s, "
-                     f"{result.fps:.2f} fps)")
+            where = "standard output" if str(output_path) == "-" else str(result.output)
+            how = f"; {result.encoder.removeprefix('encoder: ')}" if result.encoder else ""
+            converted = f"; {'; '.join(result.streams)}" if result.streams else ""
+            echo_err(f"edvr: wrote {where} ({result.frames} frames in {result.seconds:.1f} s, "
+                     f"{result.fps:.2f} fps{how}{converted})")
         return
 
     with frame_progress(quiet) as progress:

@@ -17,6 +17,8 @@ def check_input(path: str | os.PathLike) -> Path:
     """
     if not str(path).strip():
         raise InputError("the input path is empty")
+    if str(path) == "-":
+        return Path("-")  # standard input: a YUV4MPEG2 stream (edvr_cli.video.pipes)
     p = Path(path)
     try:
         mode = os.stat(p).st_mode

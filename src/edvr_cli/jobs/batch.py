@@ -42,7 +42,7 @@ def input_kind(path: Path) -> str:
     from edvr_cli.video import list_images, list_videos
 
     path = check_input(path)
-    if path.is_file():
+    if str(path) == "-" or path.is_file():
         return "video"
     if list_videos(path, recursive=False):
         return "batch"

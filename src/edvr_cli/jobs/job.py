@@ -56,6 +56,8 @@ class Job:
         self.settings, self.models, self.tile = settings, models, tile
         self.warn, self.on_progress = warn, on_progress
         self.done = 0
+        self.encoder = ""  # what the video is encoded with, in words (set when a writer opens)
+        self.streams: list[str] = []  # audio/subtitle conversions and drops, one line each
         self.stop = threading.Event()
         self.out_width, self.out_height = output_size(info, settings, models.scale)
         frame_bytes = max(info.width * info.height * 12, self.out_width * self.out_height * 6)
@@ -80,8 +82,36 @@ class Job:
         from edvr_cli.video import open_writer
 
         s, info = self.settings, self.info
-        return open_writer(path, info, self.out_width, self.out_height, codec=s.codec, crf=s.crf,
-                           preset=s.preset, pix_fmt=s.pix_fmt, on_warning=self.warn, label=self.dst.name, **extra)
+        label = "standard output" if str(self.dst) == "-" else self.dst.name
+        writer = open_writer(path, info, self.out_width, self.out_height, codec=s.codec, crf=s.crf,
+                             preset=s.preset, pix_fmt=s.pix_fmt, on_warning=self.warn, label=label,
+                             progressive=self.deinterlacing, strict_streams=s.strict_streams, **extra)
+        self.encoder = getattr(writer, "encoder_description", "") or self.encoder
+        if extra.get("copy_streams", True):
+            self.streams = list(getattr(writer, "stream_summary", []) or [])
+        return writer
+
+    def describe_encoder(self) -> str:
+        """The encoder the output gets, in words (a throw-away writer outside the output's folder)."""
+        import tempfile
+
+        with tempfile.TemporaryDirectory(prefix="edvr-enc-") as tmp:
+            name = "frames" if not self.dst.suffix else f"probe{self.dst.suffix}"
+            writer = self.open_writer(Path(tmp) / name, copy_streams=False)
+            writer.abort()
+        return self.encoder
+
+    @property
+    def deinterlacing(self) -> bool:
+        """Whether the reader runs bwdif (then the output is flagged progressive)."""
+        mode = self.settings.deinterlace
+        return mode in ("on", "field") or (mode == "auto" and bool(getattr(self.info, "interlaced", False)))
+
+    def reader(self) -> Any:
+        """A reader of the whole input (or its --start/--end span), deinterlacing as told."""
+        from edvr_cli.video import FrameReader
+
+        return FrameReader(self.src, self.info, on_warning=self.warn, deinterlace=self.settings.deinterlace)
 
     # -- threads -----------------------------------------------------------------------------------
     def decoder(self, reader: Any, decoded: queue.Queue, skip_before: int = 0) -> Worker:

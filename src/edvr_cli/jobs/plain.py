@@ -5,6 +5,7 @@ from __future__ import annotations
 import queue
 from collections import deque
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 from edvr_cli.errors import InputError
@@ -15,13 +16,16 @@ from edvr_cli.jobs.threads import END, Worker, get
 
 def run_plain(job: Job) -> int:
     """Restore ``job.src`` into ``job.dst`` in one pass; returns the frames written."""
-    from edvr_cli.video import FrameReader, is_frame_folder_output
+    from edvr_cli.video import is_frame_folder_output
 
-    folder = is_frame_folder_output(job.dst)
     try:
+        if str(job.dst) == "-":  # standard output: a stream, nothing to guard or rename
+            with job.reader() as reader, job.open_writer(Path("-")) as writer:
+                _pass(job, reader, writer)
+            return job.done
+        folder = is_frame_folder_output(job.dst)
         with guarded_output(job.dst, overwrite=job.settings.overwrite, inputs=[job.src], folder=folder) as tmp, \
-                FrameReader(job.src, job.info, on_warning=job.warn) as reader, \
-                job.open_writer(tmp) as writer:
+                job.reader() as reader, job.open_writer(tmp) as writer:
             _pass(job, reader, writer)
     except BaseException as exc:
         job.fail(exc)

@@ -6,8 +6,9 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from edvr_cli.errors import WarningCallback
+from edvr_cli.errors import UsageError, WarningCallback
 from edvr_cli.guard.inputs import check_input
 from edvr_cli.guard.output import check_output, remove_path
 from edvr_cli.jobs.job import Job
@@ -19,11 +20,27 @@ from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, remove_if_placed, work_d
 
 def wants_resume(settings: RestoreSettings, num_frames: int | None, output: Path) -> bool:
     """Whether a run is resumable: as told, else for long (or unknown-length) inputs and unfinished runs."""
+    if settings.workers > 1 or settings.cluster:
+        return True  # segments in a work folder are how parallel work is joined
     if settings.resume is not None:
         return settings.resume
     if work_dir(output).is_dir():
         return True
     return num_frames is None or num_frames > RESUME_MIN_FRAMES
+
+
+def _stream_plan(info: Any, dst: Path, settings: RestoreSettings) -> list[str]:
+    """What happens to the audio and subtitles (conversions and drops, one line each); with
+    ``strict_streams`` any of them is an error now, before the work."""
+    from edvr_cli.video import is_frame_folder_output
+    from edvr_cli.video.streams import plan_streams
+
+    if info.is_image_sequence or info.is_pipe or str(dst) == "-" or is_frame_folder_output(dst):
+        return []
+    plan = plan_streams(info, dst)
+    if settings.strict_streams:
+        plan.check_strict(dst.name)
+    return plan.summary()
 
 
 def restore_video(
@@ -56,10 +73,14 @@ def restore_video(
     settings = settings or RestoreSettings()
     src = check_input(input_path)
     dst = Path(output_path)
-    remove_if_placed(dst)  # a work folder whose output a killed run had already put in place
-    check_output(dst, overwrite=settings.overwrite, inputs=[src],
-                 folder=is_frame_folder_output(dst))
-    info = probe(src)
+    to_stdout = str(output_path) == "-"
+    if not to_stdout:
+        remove_if_placed(dst)  # a work folder whose output a killed run had already put in place
+        check_output(dst, overwrite=settings.overwrite, inputs=[src], folder=is_frame_folder_output(dst))
+    try:
+        info = probe(src, start=settings.start, end=settings.end)
+    except ValueError as exc:  # a malformed --start / --end
+        raise UsageError(str(exc)) from None
     check_frame_size(info.width, info.height, TASK_SCALE.get(settings.task, 1))
     if on_progress is not None:
         on_progress(0, info.num_frames)  # the total, when the container knows it, before the first frame
@@ -82,10 +103,12 @@ def restore_video(
         warn(f"{info.width}x{info.height} frames are too large to restore whole; tiling them (--tile auto)")
     job = Job(src, dst, info, settings, models, tile, warn, on_progress)
     start = time.perf_counter()
-    if wants_resume(settings, info.num_frames, dst):
+    streams = _stream_plan(info, dst, settings)
+    if not to_stdout and not info.is_pipe and wants_resume(settings, info.num_frames, dst):
         from edvr_cli.jobs.segments import run_resumable
 
         done = run_resumable(job)
+        job.streams = streams  # the join converts them
     else:
         from edvr_cli.jobs.plain import run_plain
 
@@ -96,4 +119,4 @@ def restore_video(
             else:
                 warn(f"'{stale.name}' holds an unfinished resumable run of this output; --no-resume leaves it alone")
         done = run_plain(job)
-    return RestoreResult(src, dst, done, time.perf_counter() - start, warnings)
+    return RestoreResult(src, dst, done, time.perf_counter() - start, warnings, job.encoder, job.streams)

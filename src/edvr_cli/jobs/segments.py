@@ -15,7 +15,7 @@ from typing import Any
 
 from edvr_cli import __version__
 from edvr_cli.engine.windows import lookahead
-from edvr_cli.errors import InputError, JoinError
+from edvr_cli.errors import InputError, JoinError, ResumeError
 from edvr_cli.guard.output import move_into_place
 from edvr_cli.jobs.job import Job, writes_high_depth
 from edvr_cli.jobs.join import assemble
@@ -27,11 +27,15 @@ def run_resumable(job: Job) -> int:
     """Segments in the work folder (continuing an earlier attempt), then joined into the output."""
     from edvr_cli.video import is_frame_folder_output
 
+    index = _index(job)
     work = WorkFolder(job.dst, run_record(job), frames_output=is_frame_folder_output(job.dst))
     work.open(fresh=job.settings.overwrite)
     try:
         if not work.finished:
-            _segments(job, work)
+            if index is not None:
+                _independent_segments(job, work, index)
+            else:
+                _segments(job, work)
         final = assemble(work, job.info, job.warn)
         work.record_assembly(final)
         move_into_place(final, job.dst, overwrite=job.settings.overwrite, inputs=[job.src],
@@ -48,6 +52,92 @@ def run_resumable(job: Job) -> int:
         job.fail(exc, kept)
     work.remove()
     return work.frames_done
+
+
+def _index(job: Job) -> Any:
+    """The frame index that lets segments be made independently, or None (then one sequential pass).
+
+    Inputs that cannot be cut (no timestamps, AVI, a pipe) run their segments in one decoding pass;
+    more workers then do not help, which is said once.
+    """
+    from edvr_cli.video.index import frame_index
+
+    s = job.settings
+    if job.info.span is None and s.deinterlace != "field":
+        index = frame_index(job.src, job.info)
+        if index.seekable and index.frames:
+            return index
+    if s.workers > 1 or s.cluster:
+        job.warn(f"'{job.src.name}' cannot be cut into independent segments (no seekable timestamps); "
+                 "it runs as one sequential pass")
+    return None
+
+
+def _recipe(job: Job, index: Any) -> Any:
+    from edvr_cli.engine.device import auto_batch
+    from edvr_cli.jobs.piece import Recipe, model_refs
+
+    m = job.models
+    aheads = tuple(lookahead(d.num_frame) for d in (m.stage1, m.stage2) if d is not None)
+    context = sum(aheads)
+    stage1, stage2 = model_refs(m)
+    batch = job.settings.batch or auto_batch(m.device)  # one batch size for every worker: identical results
+    return Recipe(str(job.src), str(job.dst), job.info, index, job.settings, stage1, stage2, job.tile, batch,
+                  context, max(context, SHORTEST_TAIL), aheads)
+
+
+def executor_for(job: Job, recipe: Any) -> Any:
+    """In this process for one worker; local processes for ``--workers N``; Ray for ``--cluster``."""
+    from edvr_cli.jobs.executors import InlineExecutor, ProcessExecutor
+    from edvr_cli.jobs.piece import PieceMaker
+
+    s = job.settings
+    if s.cluster:
+        from edvr_cli.jobs.cluster import RayExecutor
+
+        return RayExecutor(s.cluster, s.workers, list(s.devices or []), s.threads)
+    if s.workers > 1:
+        return ProcessExecutor(s.workers, worker_devices(job), s.threads)
+    return InlineExecutor(PieceMaker.from_models(recipe, job.models))
+
+
+def worker_devices(job: Job) -> list[str]:
+    """``--devices`` as given; else every visible GPU when the run is on CUDA, else the CPU."""
+    s = job.settings
+    if s.devices:
+        return list(s.devices)
+    device = job.models.device
+    if device.type == "cuda":
+        import torch
+
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    return [str(device)]
+
+
+def _independent_segments(job: Job, work: WorkFolder, index: Any) -> None:
+    """Plan the segments, make the unfinished ones with the run's executor, commit each as it arrives."""
+    from edvr_cli.jobs.segplan import plan_segments
+
+    specs = plan_segments(index.frames, job.settings.segment_frames, SHORTEST_TAIL)
+    planned = {(s.index, s.first, s.count) for s in specs}
+    stale = [seg for seg in work.segments if (seg.index, seg.first, seg.frames) not in planned]
+    if stale:  # made under another plan (cannot happen with the same run record, but never join them)
+        raise ResumeError(f"the work folder '{work.path.name}' holds segments of another plan; "
+                          "pass --overwrite to start afresh")
+    todo = [s for s in specs if s.index not in work.done_indices]
+    job.done = work.frames_done
+    if job.done and job.on_progress is not None:
+        job.on_progress(job.done, index.frames)  # where an earlier run stopped
+    recipe = _recipe(job, index)
+    job.describe_encoder()
+
+    def frames(n: int) -> None:
+        job.done += n
+        if job.on_progress is not None:
+            job.on_progress(job.done, index.frames)
+
+    executor_for(job, recipe).run(recipe, todo, work.part_path, work.commit, frames, job.warn)
+    work.finish()
 
 
 def run_record(job: Job) -> dict[str, Any]:
@@ -75,6 +165,8 @@ def run_record(job: Job) -> dict[str, Any]:
             "preset": s.preset,
             "pix_fmt": s.pix_fmt,
             "size": [job.out_width, job.out_height],
+            "deinterlace": s.deinterlace,
+            "span": [str(t) if t is not None else None for t in (job.info.span or ())],
         },
     }
 
@@ -87,19 +179,17 @@ def _segments(job: Job, work: WorkFolder) -> None:
     after it and output its frames only, with windows on clip indices, so a segment is the same
     whether it is made in a first run or a later one.
     """
-    from edvr_cli.video import FrameReader
-
     n = max(1, int(job.settings.segment_frames))
-    first_segment = len(work.segments)
+    first_segment = len(work.prefix)
     begin = first_segment * n
-    if work.frames_done != begin:  # a short segment was the last one
+    if sum(s.frames for s in work.prefix) != begin:  # a short segment was the last one
         work.finish()
         return
     aheads = [lookahead(m.num_frame) for m in (job.models.stage1, job.models.stage2) if m is not None]
     context = sum(aheads)
     reach = max(context, SHORTEST_TAIL)  # how far past a segment its restorers may read
     job.done = begin
-    with FrameReader(job.src, job.info, on_warning=job.warn) as reader:
+    with job.reader() as reader:
         writer = job.open_writer(work.part_path(first_segment), copy_streams=False)
         try:
             out_bits = 16 if writes_high_depth(writer, job.info) else 8
@@ -255,7 +345,7 @@ class SegmentSink:
     def __init__(self, work: WorkFolder, writer, open_writer: Callable[..., Any]) -> None:
         self.work, self.writer, self._open_writer = work, writer, open_writer
         self.video = bool(work.suffix)
-        self.last_pts = work.segments[-1].last_pts if work.segments else None
+        self.last_pts = work.prefix[-1].last_pts if work.prefix else None
 
     def write(self, index: int, rgb, pts: int, time_base: Fraction) -> None:
         if self.writer is None:

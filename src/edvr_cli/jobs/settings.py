@@ -36,6 +36,16 @@ class RestoreSettings:
         size: (width, height) to resample the output to (one side may be -1: kept in proportion).
         scale: output size as a multiple of the input size, 0 < scale <= the model's scale.
         dry_run: plan the run (streams, colour, encoder, tiles, segments) and write nothing.
+        workers: segments made at once by local worker processes (1: in this process).
+        devices: one device per worker (default: every visible GPU on CUDA, else the CPU).
+        cluster: run the segments on Ray: ``ray://host:10001``, ``auto`` (this machine's cluster) or
+            ``local`` (start one here).
+        deinterlace: ``auto`` (bwdif when the input is flagged interlaced), ``on``, ``off``, or ``field``
+            (one frame per field, the rate doubled).
+        start, end: restore only this span (seconds or ``HH:MM:SS.mmm``); audio and subtitles are trimmed.
+        strict_streams: refuse, before any work, to convert or drop any audio/subtitle stream.
+        threads: CPU threads per worker (default: the cores divided among the workers). Results are
+            identical for any number of workers when every worker has the same number of threads.
     """
 
     task: str = "upscale"
@@ -61,9 +71,15 @@ class RestoreSettings:
     size: tuple[int, int] | None = None
     scale: float | None = None
     dry_run: bool = False
+    workers: int = 1
+    devices: tuple[str, ...] | None = None
+    cluster: str | None = None
+    deinterlace: str = "auto"
+    start: str | None = None
+    end: str | None = None
+    strict_streams: bool = False
+    threads: int | None = None
 
-
-@dataclass
 
 @dataclass
 class RestoreResult:
@@ -74,6 +90,8 @@ class RestoreResult:
     frames: int
     seconds: float
     warnings: list[str] = field(default_factory=list)
+    encoder: str = ""
+    streams: list[str] = field(default_factory=list)
 
     @property
     def fps(self) -> float:

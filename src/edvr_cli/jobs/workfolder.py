@@ -202,7 +202,7 @@ class WorkFolder:
                     f"{_describe(keys)}; rerun with the same arguments to continue it, or pass --overwrite "
                     "to discard it and start afresh"
                 )
-            self.segments = self._valid_prefix([Segment.from_dict(s) for s in manifest.get("segments", [])])
+            self.segments = self._valid([Segment.from_dict(s) for s in manifest.get("segments", [])])
             self.finished = bool(manifest.get("finished")) and len(self.segments) == len(manifest["segments"])
         keep = {"lock", MANIFEST} | {segment_name(s.index, self.suffix) for s in self.segments}
         for entry in self.path.iterdir():  # parts, an assembly, anything not recorded
@@ -226,16 +226,30 @@ class WorkFolder:
             ) from None
         return data
 
-    def _valid_prefix(self, segments: list[Segment]) -> list[Segment]:
-        """The recorded segments that are on disk, in order, up to the first one missing."""
+    def _valid(self, segments: list[Segment]) -> list[Segment]:
+        """The recorded segments that are on disk, by index, without overlaps (parallel runs finish out of order)."""
         kept: list[Segment] = []
-        expected = 0
-        for seg in segments:
-            if seg.index != len(kept) or seg.first != expected or not (self.path / self.name(seg.index)).exists():
-                break
+        for seg in sorted(segments, key=lambda s: s.index):
+            if not (self.path / self.name(seg.index)).exists() or seg.frames <= 0:
+                continue
+            if kept and (seg.index == kept[-1].index or seg.first < kept[-1].first + kept[-1].frames):
+                continue
             kept.append(seg)
-            expected += seg.frames
         return kept
+
+    @property
+    def prefix(self) -> list[Segment]:
+        """The finished segments from the first on without a gap (what a sequential run continues after)."""
+        out: list[Segment] = []
+        for seg in self.segments:
+            if seg.index != len(out) or seg.first != sum(s.frames for s in out):
+                break
+            out.append(seg)
+        return out
+
+    @property
+    def done_indices(self) -> set[int]:
+        return {s.index for s in self.segments}
 
     # -- segments ----------------------------------------------------------------------------------
     @property
@@ -250,13 +264,13 @@ class WorkFolder:
 
     def commit(self, segment: Segment) -> None:
         """Make a written part a finished segment: flush it, rename it, record it."""
-        if segment.index != len(self.segments):
-            raise ValueError(f"segment {segment.index} committed after {len(self.segments)} segments")
+        if segment.index in self.done_indices:
+            raise ValueError(f"segment {segment.index} is already finished")
         part = self.part_path(segment.index)
         _fsync_tree(part)
         os.replace(part, self.path / self.name(segment.index))
         _fsync_dir(self.path)
-        self.segments.append(segment)
+        self.segments = sorted([*self.segments, segment], key=lambda s: s.index)
         self._write_manifest()
 
     def record_assembly(self, final: Path) -> None:

@@ -6,11 +6,13 @@ import io
 from collections.abc import Container
 from dataclasses import dataclass, field
 from functools import cache
+from pathlib import Path
 
 import av
+import av.error
 
 from edvr_cli.errors import EDVRError
-from edvr_cli.video.formats import choose_pix_fmt, describe_pix_fmt, encoder_pix_fmts
+from edvr_cli.video.formats import Y4M_PIX_FMTS, choose_pix_fmt, describe_pix_fmt, encoder_pix_fmts
 
 #: User-facing codec names (and input codec families) -> encoders, best first.
 ENCODER_ALIASES: dict[str, tuple[str, ...]] = {
@@ -23,13 +25,42 @@ ENCODER_ALIASES: dict[str, tuple[str, ...]] = {
     "vp9": ("libvpx-vp9",),
     "av1": ("libsvtav1", "libaom-av1", "librav1e"),
     "ffv1": ("ffv1",),
+    "prores": ("prores_ks",),
+    "prores_ks": ("prores_ks",),
+    # MJPEG sources (capture cards, cameras) are intra-only footage meant for editing: MJPEG at
+    # q 2 keeps that (every frame a key frame, same players, MOV/AVI/MKV) at visually lossless
+    # quality, where FFV1 would be lossless but about 3x larger and unplayable in MOV/AVI tools.
+    "mjpeg": ("mjpeg",),
+    "vp8": ("libvpx",),
+    "gif": ("gif",),
+    "rawvideo": ("rawvideo",),
+}
+
+#: Containers whose own video codec comes before the source's family (they hold little else).
+CONTAINER_ENCODERS: dict[str, tuple[str, ...]] = {
+    "gif": ("gif",),
+    "yuv4mpegpipe": ("rawvideo",),
+    "ogg": ("libvpx",),
+    "ogv": ("libvpx",),
 }
 
 #: Tried in order when the preferred encoder is missing or the container cannot hold it.
 FALLBACK_ENCODERS: tuple[str, ...] = ("libx264", "libvpx-vp9", "libsvtav1", "libaom-av1", "ffv1", "mpeg4")
 
 #: "Visually lossless" defaults.
-DEFAULT_CRF: dict[str, int] = {"libx264": 17, "libx265": 17, "libvpx-vp9": 18, "libsvtav1": 20, "libaom-av1": 20}
+DEFAULT_CRF: dict[str, int] = {
+    "libx264": 17, "libx265": 17, "libvpx-vp9": 18, "libvpx": 10, "libsvtav1": 20, "libaom-av1": 20,
+}  # fmt: skip
+
+#: MJPEG quantiser scale (``ffmpeg -q:v``; 2 is the finest commonly used).
+MJPEG_QSCALE = 2
+_FF_QP2LAMBDA = 118
+
+#: FFmpeg's ProRes profile names (decoder side) -> prores_ks ``profile`` values.
+PRORES_PROFILES: dict[str, str] = {
+    "proxy": "proxy", "lt": "lt", "standard": "standard", "hq": "hq", "4444": "4444", "xq": "4444xq",
+    "4444xq": "4444xq",
+}  # fmt: skip
 
 _PRESET_OPTION: dict[str, str] = {
     "libx264": "preset",
@@ -42,7 +73,12 @@ _BASE_OPTIONS: dict[str, dict[str, str]] = {
     "libx265": {"x265-params": "log-level=error"},
     "libvpx-vp9": {"row-mt": "1", "cpu-used": "4", "b": "0"},
     "libaom-av1": {"row-mt": "1", "cpu-used": "6", "b": "0"},
+    "libvpx": {"cpu-used": "4", "b": "10M", "auto-alt-ref": "0"},
+    "mjpeg": {"flags": "+qscale", "global_quality": str(MJPEG_QSCALE * _FF_QP2LAMBDA)},
 }
+
+#: Muxers that store HEVC as ``hvc1`` (parameter sets in the sample description, what Apple players need).
+HVC1_FORMATS = frozenset({"mp4", "mov", "ipod", "3gp", "3g2", "ismv", "psp"})
 
 
 @dataclass(frozen=True)
@@ -66,6 +102,27 @@ class EncoderSettings:
     @property
     def bit_depth(self) -> int:
         return describe_pix_fmt(self.pix_fmt).bit_depth
+
+    @property
+    def description(self) -> str:
+        """One line: ``encoder: libx264 crf 17 preset slow, yuv420p``."""
+        parts = [self.codec]
+        if self.crf is not None:
+            parts.append(f"crf {self.crf}")
+        if self.codec == "prores_ks" and "profile" in self.options:
+            parts.append(f"profile {self.options['profile']}")
+        if self.codec == "mjpeg" and "global_quality" in self.options:
+            parts.append(f"q {int(self.options['global_quality']) // _FF_QP2LAMBDA}")
+        if self.codec in ("ffv1", "rawvideo"):
+            parts.append("lossless")
+        if self.codec == "gif":
+            parts.append("palette per clip")
+        if self.preset:
+            parts.append(f"preset {self.preset}")
+        return f"encoder: {' '.join(parts)}, {self.pix_fmt}"
+
+    def __str__(self) -> str:
+        return self.description
 
 
 @cache
@@ -109,6 +166,23 @@ class MuxerCodecs(Container[str]):
         return verdict if verdict is not None else codec in self.UNTABLED_SAFE
 
 
+def output_format(path: str | Path) -> str:
+    """The muxer FFmpeg picks for an output path's extension (``'a.mkv' -> 'matroska'``); ``-`` is YUV4MPEG2.
+
+    Raises:
+        EDVRError: no muxer writes this extension.
+    """
+    if str(path) == "-":
+        return "yuv4mpegpipe"
+    named = io.BytesIO()
+    named.name = Path(path).name  # av.open guesses the muxer from the name, as for files
+    try:
+        with av.open(named, "w") as out:
+            return out.format.name
+    except (ValueError, av.error.FFmpegError) as e:
+        raise EDVRError(f"cannot write '{Path(path).name}': no container for its extension ({e})") from None
+
+
 def resolve_codec_name(name: str) -> tuple[str, ...]:
     """Encoders a user-facing name may mean (``'hevc' -> ('libx265',)``); raw encoder names pass through."""
     return ENCODER_ALIASES.get(name.lower(), (name,))
@@ -127,14 +201,17 @@ def choose_encoder(
     crf: int | None = None,
     preset: str | None = None,
     pix_fmt: str | None = None,
+    source_profile: str | None = None,
 ) -> tuple[EncoderSettings, list[str]]:
     """Pick the encoder settings, returning them with warnings about substitutions.
 
-    Default codec: the source's family where we have an encoder (h264 -> libx264, hevc ->
-    libx265, vp9 -> libvpx-vp9, av1 -> SVT-AV1/libaom, ffv1 -> ffv1), else libx264; if the
-    container cannot hold it, the first of :data:`FALLBACK_ENCODERS` that fits. Default pixel
-    format: the source's bit depth and chroma layout, adjusted to what the encoder accepts
-    (:func:`~edvr_cli.video.formats.choose_pix_fmt`).
+    Default codec: the container's own where it has one (GIF -> gif, YUV4MPEG2 -> rawvideo, Ogg
+    -> VP8), else the source's family where we have an encoder (h264 -> libx264, hevc -> libx265,
+    vp9 -> libvpx-vp9, av1 -> SVT-AV1/libaom; intra and lossless families stay so: ffv1 -> ffv1,
+    prores -> prores_ks of the same profile (``source_profile``), mjpeg -> mjpeg at q 2), else
+    libx264; if the container cannot hold it, the first of :data:`FALLBACK_ENCODERS` that fits.
+    Default pixel format: the source's bit depth and chroma layout, adjusted to what the encoder
+    accepts (:func:`~edvr_cli.video.formats.choose_pix_fmt`).
 
     Raises:
         EDVRError: an explicit ``codec`` that does not exist here or does not fit the container,
@@ -152,29 +229,44 @@ def choose_encoder(
             )
         name = fitting[0]
     else:
+        own = [c for c in CONTAINER_ENCODERS.get(container_name, ()) if encoder_exists(c)]
         preferred = [c for c in ENCODER_ALIASES.get(source_codec, ()) if encoder_exists(c)]
-        fitting = [c for c in [*preferred, *FALLBACK_ENCODERS] if encoder_exists(c) and c in container_codecs]
+        fitting = [c for c in [*own, *preferred, *FALLBACK_ENCODERS]
+                   if encoder_exists(c) and (c in own or c in container_codecs)]
         if not fitting:
             raise EDVRError(f"no available video encoder fits the {container_name} container")
         name = fitting[0]
-        if preferred and name not in preferred:
+        if preferred and name not in preferred and name not in own:
             warnings.append(f"{container_name} cannot hold {preferred[0]} video; encoding with {name} instead")
 
     supported = encoder_pix_fmts(name)
+    if name == "gif":
+        supported = ["pal8"]  # frames reach it through the palette filters
+    elif name == "rawvideo":
+        supported = [f for f in Y4M_PIX_FMTS]
+    elif name == "mjpeg" and supported is not None:
+        supported = [f for f in supported if not f.startswith("yuvj")]  # range is a tag, not a format
     if pix_fmt:
         if supported is not None and pix_fmt not in supported:
             raise EDVRError(f"encoder {name} does not accept pixel format {pix_fmt!r}; it takes {', '.join(supported)}")
         chosen_fmt = pix_fmt
     else:
         odd = width % 2 == 1 or height % 2 == 1
-        chosen_fmt = choose_pix_fmt(supported, bit_depth, chroma, odd_size=odd)
-        got = describe_pix_fmt(chosen_fmt)
+        chosen_fmt = "pal8" if name == "gif" else choose_pix_fmt(supported, bit_depth, chroma, odd_size=odd)
+        got = describe_pix_fmt(chosen_fmt) if name != "gif" else describe_pix_fmt("rgb24")
         if got.bit_depth < min(bit_depth, 10):  # 16-bit PNGs becoming 10-bit video is expected
             warnings.append(f"{name} cannot encode {bit_depth}-bit video; writing {got.bit_depth}-bit {chosen_fmt}")
         if odd and chroma != "444" and got.chroma == "444":
             warnings.append(f"odd frame size {width}x{height}: writing {chosen_fmt} (4:2:0 needs even sizes)")
 
     options = dict(_BASE_OPTIONS.get(name, {}))
+    if name == "prores_ks":
+        profile = PRORES_PROFILES.get((source_profile or "").lower().replace(" ", ""))
+        if profile is None:  # not a ProRes source, or an unknown profile: HQ, or 4444 for 4:4:4
+            profile = "4444" if describe_pix_fmt(chosen_fmt).chroma == "444" else "hq"
+        if profile.startswith("4444") and describe_pix_fmt(chosen_fmt).chroma != "444":
+            profile = "hq"
+        options["profile"] = profile
     used_crf = crf if crf is not None else DEFAULT_CRF.get(name)
     if used_crf is not None and name in DEFAULT_CRF:
         options["crf"] = str(used_crf)

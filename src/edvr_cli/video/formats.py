@@ -101,3 +101,15 @@ def encoder_pix_fmts(codec_name: str) -> list[str] | None:
     """Pixel formats an encoder accepts (``None`` when FFmpeg does not list them)."""
     formats = av.codec.Codec(codec_name, "w").video_formats
     return [f.name for f in formats] if formats else None
+
+
+#: Pixel formats the YUV4MPEG2 muxer writes (the >8-bit ones as FFmpeg's ``strict -1`` extension,
+#: which ffmpeg, x264, x265 and SVT-AV1 read).
+Y4M_PIX_FMTS: tuple[str, ...] = (
+    "yuv420p", "yuv422p", "yuv444p", "yuv411p", "gray",
+    "yuv420p10le", "yuv422p10le", "yuv444p10le", "yuv420p12le", "yuv422p12le", "yuv444p12le",
+    "yuv420p16le", "yuv422p16le", "yuv444p16le", "gray10le", "gray12le", "gray16le",
+)  # fmt: skip
+
+#: Y4M header chroma tag of 4:2:0 by FFmpeg chroma location (as FFmpeg's muxer writes it).
+Y4M_420_TAG: dict[str, str] = {"topleft": "420paldv", "left": "420mpeg2"}

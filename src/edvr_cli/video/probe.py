@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -14,12 +14,20 @@ from edvr_cli.errors import InputError
 from edvr_cli.video.colour import ColorInfo, resolve_color
 from edvr_cli.video.formats import describe_pix_fmt
 from edvr_cli.video.paths import list_images
+from edvr_cli.video.pipes import STDIN_LABEL, PipeSource, is_stdin, open_stdin, stdin_path
+from edvr_cli.video.span import TimeLike, check_span
 
 #: Frame rate given to image sequences (they carry no timing of their own).
 DEFAULT_SEQUENCE_FPS = Fraction(25)
 
 # FFmpeg demuxers that accept text files as "video" (ANSI art); a .txt is not footage.
 _NOT_FOOTAGE_FORMATS = frozenset({"tty"})
+
+# AVFieldOrder: unknown, progressive, then (coded first, displayed first) top/bottom pairs.
+_FIELD_ORDERS = {2: "tff", 3: "bff", 4: "bff", 5: "tff"}  # TT, BB, TB, BT
+#: Frame rates above this are timestamp resolutions (VFR streams' "tbr"), not frame rates:
+#: they give no frame-count estimate.
+_MAX_PLAUSIBLE_FPS = 300
 
 
 @dataclass(frozen=True)
@@ -47,6 +55,19 @@ class VideoInfo:
         container_format: demuxer name (``mov,mp4,m4a,3gp,3g2,mj2``, ``matroska,webm``), or ``None``.
         stream_index: index of the video stream in the container.
         start_time: first pts of the video stream in ``time_base`` units, or ``None``.
+        num_frames_exact: ``num_frames`` is a count from the container's index (MP4/MOV, AVI,
+            image folders), not an estimate.
+        duration: the video stream's duration in seconds (the container's when the stream has
+            none), ``None`` when unknown (pipes, raw elementary streams).
+        interlaced: the stream is flagged interlaced (field order in the stream header, or the
+            first frame's interlaced flag).
+        field_order: ``'tff'`` (top field first), ``'bff'`` or ``'progressive'``. Interlaced frames
+            without a field order in the header count as ``'tff'`` (PyAV does not expose the
+            frame's own top-field-first flag).
+        is_pipe: the input is standard input (``-``): read once, no seeking, no length.
+        span: ``(start, end)`` seconds to restore, counted from the first frame of the video stream
+            (FFmpeg's ``-ss`` / ``-to``); ``end`` ``None`` means to the end; ``None``: everything.
+            See :attr:`source_span` for the same span on the container's timeline.
     """
 
     path: Path
@@ -69,25 +90,92 @@ class VideoInfo:
     container_format: str | None = None
     stream_index: int = 0
     start_time: int | None = None
+    num_frames_exact: bool = False
+    duration: Fraction | None = None
+    interlaced: bool = False
+    field_order: str = "progressive"
+    is_pipe: bool = False
+    span: tuple[Fraction, Fraction | None] | None = None
+
+    @property
+    def label(self) -> str:
+        """How messages name the input: the file or folder name, or 'standard input'."""
+        return STDIN_LABEL if self.is_pipe else self.path.name
+
+    @property
+    def origin(self) -> Fraction:
+        """Seconds on the container's timeline (``pts * time_base``) of the video stream's first frame."""
+        return (self.start_time or 0) * self.time_base
+
+    @property
+    def source_span(self) -> tuple[Fraction, Fraction | None] | None:
+        """:attr:`span` on the container's timeline (seconds, ``pts * time_base`` of any stream), for
+        trimming audio and subtitles; ``None`` without a span."""
+        if self.span is None:
+            return None
+        start, end = self.span
+        return self.origin + start, None if end is None else self.origin + end
+
+    @property
+    def expected_frames(self) -> int | None:
+        """Frames a reader of this input yields, for a progress bar: :attr:`num_frames`, or the span's
+        share of it (estimated from the rate); ``None`` when unknown. A reader's own
+        ``num_frames`` also counts field-rate deinterlacing."""
+        if self.span is None or self.num_frames is None:
+            return self.num_frames
+        start, end = self.span
+        if self.fps is None:
+            return None
+        length = (self.duration if self.duration is not None else Fraction(self.num_frames) / self.fps)
+        stop = length if end is None else min(end, length)
+        return max(0, min(self.num_frames, round((stop - start) * self.fps)))
 
 
-def probe(path: str | Path, *, sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS) -> VideoInfo:
-    """Describe a video file or an image folder; decodes only the first frame.
+def probe(
+    path: str | Path,
+    *,
+    sequence_fps: Fraction = DEFAULT_SEQUENCE_FPS,
+    start: TimeLike | None = None,
+    end: TimeLike | None = None,
+) -> VideoInfo:
+    """Describe a video file, an image folder or standard input (``-``); decodes only the first frame.
+
+    ``start`` / ``end`` (seconds as Fraction, float or FFmpeg time text) record a span to restore
+    in :attr:`VideoInfo.span`; readers given this info restore only that span.
+
+    Standard input is opened once per process (see :mod:`edvr_cli.video.pipes`); the first
+    frame stays buffered for the reader.
 
     Raises:
         InputError: the path does not exist, is not a video or image folder we can decode,
             has no video stream, or no decodable frame.
+        SpanError: a malformed span, an empty one, or one starting after the end of the video.
     """
+    info = _probe(path, Fraction(sequence_fps))
+    span = check_span(start, end, info.duration)
+    return info if span is None else replace(info, span=span)
+
+
+def _probe(path: str | Path, sequence_fps: Fraction) -> VideoInfo:
+    if is_stdin(path):
+        return probe_pipe(open_stdin())
     p = Path(path)
     if not p.exists():
         raise InputError(f"input '{p}' does not exist")
     if p.is_dir():
-        return _probe_sequence(p, Fraction(sequence_fps))
+        return _probe_sequence(p, sequence_fps)
     container = open_input(p)
     with container:
         stream = video_stream(container, p)
         first = first_frame(container, stream, p)
         return _info_from_stream(p, container, stream, first)
+
+
+def probe_pipe(source: PipeSource) -> VideoInfo:
+    """Describe an open pipe from its header and first frame (kept in ``source.pending``)."""
+    first = source.first_frame()
+    info = _info_from_stream(stdin_path(), source.container, source.stream, first)
+    return replace(info, is_pipe=True, num_frames=None, num_frames_exact=False, duration=None)
 
 
 def open_input(path: Path) -> av.container.InputContainer:
@@ -149,11 +237,15 @@ def _info_from_stream(
     fps = _valid_rate(stream.average_rate) or _valid_rate(stream.guessed_rate)
     color = frame_color(first, ctx)
     sar = stream.sample_aspect_ratio
+    duration = _duration(container, stream)
+    num_frames, exact = _frame_count(stream, fps, duration)
+    field_order = _FIELD_ORDERS.get(ctx.field_order or 0)
+    interlaced = bool(first.interlaced_frame) or field_order is not None
     return VideoInfo(
         path=path,
         width=first.width,
         height=first.height,
-        num_frames=_frame_count(container, stream, fps),
+        num_frames=num_frames,
         fps=fps,
         time_base=time_base,
         codec_name=ctx.name,
@@ -168,6 +260,10 @@ def _info_from_stream(
         container_format=container.format.name,
         stream_index=stream.index,
         start_time=stream.start_time,
+        num_frames_exact=exact,
+        duration=duration,
+        interlaced=interlaced,
+        field_order=(field_order or "tff") if interlaced else "progressive",
     )
 
 
@@ -195,21 +291,45 @@ def _probe_sequence(folder: Path, fps: Fraction) -> VideoInfo:
         is_image_sequence=True,
         image_files=tuple(files),
         start_time=0,
+        num_frames_exact=True,
+        duration=len(files) / fps,
     )
 
 
-def _frame_count(container: av.container.InputContainer, stream: av.VideoStream, fps: Fraction | None) -> int | None:
-    if stream.frames:
-        return int(stream.frames)
-    if fps is None:
-        return None
+def _duration(container: av.container.InputContainer, stream: av.VideoStream) -> Fraction | None:
+    """The video stream's duration in seconds (the container's when the stream has none)."""
     if stream.duration and stream.time_base:
-        seconds = stream.duration * stream.time_base
-    elif container.duration:
-        seconds = Fraction(container.duration, av.time_base)
-    else:
-        return None
-    return max(1, round(seconds * fps))
+        return Fraction(stream.duration) * stream.time_base
+    if container.duration and container.duration > 0:
+        return Fraction(container.duration, av.time_base)
+    return None
+
+
+def _frame_count(stream: av.VideoStream, fps: Fraction | None, duration: Fraction | None) -> tuple[int | None, bool]:
+    """``(count, exact)``: the container's index count, else a Matroska statistics tag, else duration x rate.
+
+    No estimate when the "rate" is really a timestamp resolution (VFR MPEG-TS reports 1000+ fps).
+    """
+    if stream.frames:
+        return int(stream.frames), True
+    tagged = _tag_count(stream.metadata)
+    if tagged:
+        return tagged, False
+    if fps is None or duration is None or fps > _MAX_PLAUSIBLE_FPS:
+        return None, False
+    return max(1, round(duration * fps)), False
+
+
+def _tag_count(metadata: dict[str, str]) -> int | None:
+    """mkvmerge's ``NUMBER_OF_FRAMES`` statistics tag (may be stale after remuxing: an estimate)."""
+    for key, value in metadata.items():
+        if key.upper().split("-")[0] == "NUMBER_OF_FRAMES":
+            try:
+                count = int(value)
+            except ValueError:
+                return None
+            return count if count > 0 else None
+    return None
 
 
 def _valid_rate(rate: Fraction | None) -> Fraction | None:

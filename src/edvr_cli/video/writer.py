@@ -1,22 +1,31 @@
-"""Writers: encode RGB frames to a video (copying audio/subtitles alongside) or to PNG frames."""
+"""Writers: encode RGB frames to a video (carrying audio/subtitles alongside) or to PNG frames.
+
+Also GIF (one palette, frame delays kept; :mod:`edvr_cli.video.gif`), YUV4MPEG2 (``.y4m``) and
+YUV4MPEG2 on stdout (path ``-``), and :func:`check_writable` to refuse an output before any work.
+"""
 
 from __future__ import annotations
 
-import io
 import os
-from collections.abc import Iterator
+import re
+import sys
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
+from typing import IO, Any
 
 import av
 import av.error
+import av.filter
+import av.logging
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from edvr_cli.errors import EDVRError, WarningCallback, first_line
+from edvr_cli.errors import EDVRError, OutputError, WarningCallback, first_line
 from edvr_cli.video.colour import (
     PRI_BT709,
+    RANGE_FULL,
     RANGE_LIMITED,
     SPC_BT709,
     SPC_RGB,
@@ -24,20 +33,118 @@ from edvr_cli.video.colour import (
     ColorInfo,
 )
 from edvr_cli.video.convert import rgb_to_frame
-from edvr_cli.video.encoder import EncoderSettings, MuxerCodecs, choose_encoder
-from edvr_cli.video.paths import is_frame_folder_output
+from edvr_cli.video.encoder import HVC1_FORMATS, EncoderSettings, MuxerCodecs, choose_encoder, output_format
+from edvr_cli.video.formats import describe_pix_fmt
+from edvr_cli.video.gif import GifPalettizer
+from edvr_cli.video.paths import VIDEO_EXTENSIONS, is_frame_folder_output
 from edvr_cli.video.probe import VideoInfo
 from edvr_cli.video.stderr import native_stderr
+from edvr_cli.video.streams import KEPT_METADATA, StreamCopier, StreamPlan, cannot_mux, codec_name, plan_streams
+
+__all__ = [
+    "ImageSequenceWriter",
+    "StreamCopier",
+    "VideoWriter",
+    "check_writable",
+    "open_stdout_writer",
+    "open_writer",
+    "plan_streams",
+]
+
+#: The output path that means "YUV4MPEG2 on standard output".
+STDOUT = "-"
 
 #: Colour of outputs made from RGB sources (image sequences, RGB video): BT.709, limited range.
 RGB_SOURCE_OUTPUT_COLOR = ColorInfo(SPC_BT709, RANGE_LIMITED, PRI_BT709, TRC_BT709, True, True)
 
-# Stream metadata worth carrying over (muxers regenerate the rest, e.g. handler_name, encoder).
-_KEPT_METADATA = ("language", "title")
 # Muxers that store a display matrix (rotation).
 _ROTATION_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "3gp", "3g2", "ipod", "ismv", "psp"})
 # Encoders that write the pixel aspect ratio into the bitstream (VUI), which every container keeps.
 _SAR_IN_BITSTREAM = frozenset({"libx264", "libx265", "mpeg4"})
+# Muxers where the video stream is marked "default" (players pick tracks by it).
+_DEFAULT_FLAG_FORMATS = frozenset({"matroska", "webm"})
+_AV_FIELD_PROGRESSIVE = 1
+_CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")
+
+
+@dataclass(frozen=True)
+class SourceVideo:
+    """What the writer carries from the source's video stream beyond :class:`VideoInfo`.
+
+    Args:
+        profile: codec profile name (``HQ`` for ProRes), or ``None``.
+        codec_tag: the stream's fourcc (``hvc1``), or ``None``.
+        metadata: language / title of the video stream.
+        disposition: the stream's disposition flags.
+        chroma_location: FFmpeg's name (``left``, ``topleft`` ...), ``None`` when unspecified.
+        field_order: FFmpeg's ``AVFieldOrder`` (0 unknown, 1 progressive, 2.. interlaced).
+    """
+
+    profile: str | None = None
+    codec_tag: str | None = None
+    metadata: tuple[tuple[str, str], ...] = ()
+    disposition: int = 0
+    chroma_location: str | None = None
+    field_order: int = 0
+
+
+def source_video(info: VideoInfo) -> SourceVideo:
+    """Read :class:`SourceVideo` from the source file (decodes its first frame); empty for image folders.
+
+    The chroma location comes from ``info.chroma_location`` when the probe provides it, else
+    from FFmpeg's own description of the first decoded frame (``showinfo``), as PyAV has no
+    accessor for ``AVFrame.chroma_location``.
+    """
+    if info.is_image_sequence:
+        return SourceVideo()
+    try:
+        with av.open(str(info.path), "r") as inp:
+            stream = inp.streams[info.stream_index]
+            assert isinstance(stream, av.VideoStream)
+            ctx = stream.codec_context
+            tag = stream.codec_tag.strip("\x00") or None
+            meta = tuple((k, stream.metadata[k]) for k in KEPT_METADATA if k in stream.metadata)
+            first = None
+            for packet in inp.demux(stream):
+                frames = packet.decode()
+                if frames:
+                    first = frames[0]
+                    break
+            location = getattr(info, "chroma_location", None)
+            if location is None and first is not None:
+                location = _chroma_location(stream, first)
+            return SourceVideo(
+                profile=ctx.profile, codec_tag=tag, metadata=meta,
+                disposition=int(stream.disposition) & ~int(av.stream.Disposition.attached_pic),
+                chroma_location=location if location in _CHROMA_LOCATIONS else None,
+                field_order=int(ctx.field_order or 0),
+            )
+    except (av.error.FFmpegError, ValueError, OSError, IndexError):
+        return SourceVideo()
+
+
+def _chroma_location(stream: av.VideoStream, frame: av.VideoFrame) -> str | None:
+    """FFmpeg's name of ``frame``'s chroma location, read from the ``showinfo`` filter's log line."""
+    previous = av.logging.get_level()
+    try:
+        av.logging.set_level(av.logging.INFO)
+        with av.logging.Capture() as logs:
+            graph = av.filter.Graph()
+            src = graph.add_buffer(template=stream)
+            show = graph.add("showinfo")
+            sink = graph.add("buffersink")
+            src.link_to(show)
+            show.link_to(sink)
+            graph.configure()
+            graph.push(frame)
+            graph.pull()
+    except (av.error.FFmpegError, ValueError):
+        return None
+    finally:
+        av.logging.set_level(previous)
+    text = "".join(str(message) for _level, name, message in logs if name == "showinfo")
+    found = re.search(r"\bcl:(\w+)", text)
+    return found.group(1) if found else None
 
 
 class _WarningSink:
@@ -67,21 +174,34 @@ def scaled_sample_aspect_ratio(info: VideoInfo, width: int, height: int) -> Frac
 
 
 class VideoWriter(_WarningSink):
-    """Encode RGB frames into a video file, copying the source's audio and subtitles.
+    """Encode RGB frames into a video file, carrying the source's audio and subtitles.
 
     A context manager; leaving the block normally flushes the encoder, muxes the remaining
     copied packets and writes the trailer.
 
     Args:
-        path: output file; its extension chooses the container.
+        path: output file; its extension chooses the container. ``"-"`` writes YUV4MPEG2 to
+            standard output (or to ``stdout`` when given), nothing else.
         info: the source, from :func:`~edvr_cli.video.probe.probe` (timing, colour, rotation,
             aspect ratio, and the file to copy other streams from).
         width, height: size of the frames that will be written.
         codec, crf, preset, pix_fmt: encoder overrides, see
             :func:`~edvr_cli.video.encoder.choose_encoder` for the defaults.
-        copy_streams: copy audio and subtitle streams packet for packet (no re-encode).
-            Streams the container cannot hold are skipped with a warning.
+        copy_streams: carry audio, subtitle and attachment streams: packet for packet where the
+            container holds them, else converted (see :func:`~edvr_cli.video.streams.plan_streams`);
+            streams nothing fits are dropped with a warning.
+        strict_streams: raise :class:`~edvr_cli.errors.StreamError` (before any frame) when a
+            stream would be converted or dropped.
         on_warning: called with each warning as it happens (also kept in ``.warnings``).
+        label: the name messages give (the final output, not a temporary).
+        stdout: binary file object for ``path == "-"`` (default ``sys.stdout.buffer``).
+
+    Attributes:
+        settings: the :class:`~edvr_cli.video.encoder.EncoderSettings` in use; ``str(settings)`` /
+            :attr:`encoder_description` is one line (``encoder: libx264 crf 17, yuv420p``).
+        stream_plan: the :class:`~edvr_cli.video.streams.StreamPlan` followed.
+        stream_summary: one line per stream converted or dropped
+            (``audio #1 aac → opus (webm cannot hold aac)``), empty when all were copied.
     """
 
     def __init__(
@@ -96,25 +216,35 @@ class VideoWriter(_WarningSink):
         preset: str | None = None,
         pix_fmt: str | None = None,
         copy_streams: bool = True,
+        strict_streams: bool = False,
         on_warning: WarningCallback | None = None,
         label: str | None = None,
+        stdout: IO[bytes] | None = None,
+        progressive: bool = False,
     ) -> None:
         super().__init__(on_warning)
+        self.progressive = progressive  # the frames were deinterlaced: flag the stream progressive
+        self.to_stdout = str(path) == STDOUT
         self.path = Path(path)
-        self.label = label or self.path.name  # the name messages give (the final output, not a temporary)
+        self.label = label or ("standard output" if self.to_stdout else self.path.name)
         self.info = info
         self.width, self.height = width, height
         self.frames_written = 0
         self.color = output_color(info)
+        self.stream_plan = StreamPlan("")
+        self.stream_summary: list[str] = []
         self._fps = info.fps
         self._last_pts: int | None = None
         self._warned_pts = False
         self._reformatter = VideoReformatter()
         self._copier: StreamCopier | None = None
-        try:
-            self._out = av.open(str(self.path), "w")
-        except (ValueError, av.error.FFmpegError) as e:
-            raise EDVRError(f"cannot write '{self.label}': unknown container for this extension ({e})") from e
+        self._gif: GifPalettizer | None = None
+        self._source = source_video(info)
+        self._out = self._open_output(stdout)
+        fmt_name = self._out.format.name
+        if self.to_stdout and info.fps is None:
+            self._out.close()
+            raise EDVRError("cannot write YUV4MPEG2 to standard output: the source has no frame rate")
         # The source's time base keeps every pts exact. Constant-rate containers (AVI, MPEG-PS)
         # count frames in their time base instead, so they get 1/fps and rounded times.
         timed = av.format.Flags.variable_fps.value | av.format.Flags.no_timestamps.value
@@ -122,13 +252,17 @@ class VideoWriter(_WarningSink):
             self.time_base = info.time_base
         else:
             self.time_base = 1 / info.fps
-            self.warn(
-                f"{self._out.format.name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s"
-            )
+            if not self.to_stdout:
+                self.warn(f"{fmt_name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
         try:
+            if copy_streams and not info.is_image_sequence:
+                self.stream_plan = plan_streams(info, fmt_name)
+                if strict_streams:
+                    self.stream_plan.check_strict(self.label)
+                self.stream_summary = self.stream_plan.summary()
             self.settings = self._add_video_stream(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
             if copy_streams and not info.is_image_sequence:
-                self._copier = StreamCopier(info, self._out, self.warn)
+                self._copier = StreamCopier(info, self._out, self.warn, plan=self.stream_plan)
             try:  # open the encoder and write the header now, so refused settings fail before any work
                 with native_stderr() as said:
                     self._out.start_encoding()
@@ -155,24 +289,55 @@ class VideoWriter(_WarningSink):
             self._out.close()
             raise
 
+    @property
+    def encoder_description(self) -> str:
+        """One line naming the encoder and its settings: ``encoder: libx264 crf 17, yuv420p``."""
+        return self.settings.description
+
+    def _open_output(self, stdout: IO[bytes] | None) -> av.container.OutputContainer:
+        if self.to_stdout:
+            target: Any = stdout if stdout is not None else sys.stdout.buffer
+            try:
+                return av.open(target, "w", format="yuv4mpegpipe", options={"strict": "-1"})
+            except (ValueError, av.error.FFmpegError, OSError) as e:
+                raise OutputError(f"cannot write YUV4MPEG2 to standard output: {first_line(e)}") from None
+        try:
+            fmt = output_format(self.path)
+        except EDVRError as e:
+            raise EDVRError(f"cannot write '{self.label}': unknown container for this extension ({e})") from None
+        options = {"strict": "-1"} if fmt == "yuv4mpegpipe" else {}  # >8-bit YUV4MPEG2 is FFmpeg's extension
+        try:
+            return av.open(str(self.path), "w", format=fmt, options=options)
+        except (ValueError, av.error.FFmpegError) as e:
+            raise EDVRError(f"cannot write '{self.label}': unknown container for this extension ({e})") from e
+
     def _add_video_stream(self, **overrides) -> EncoderSettings:
         info = self.info
+        src = self._source
+        fmt_name = self._out.format.name
         settings, warnings = choose_encoder(
             source_codec=info.codec_name,
             bit_depth=info.bit_depth,
             chroma=info.chroma,
             width=self.width,
             height=self.height,
-            container_codecs=MuxerCodecs(self._out.format.name),
-            container_name=self._out.format.name,
+            container_codecs=MuxerCodecs(fmt_name),
+            container_name=fmt_name,
+            source_profile=src.profile,
             **overrides,
         )
         for message in warnings:
             self.warn(message)
+        options = dict(settings.options)
+        out_chroma = describe_pix_fmt(settings.pix_fmt).chroma if settings.pix_fmt != "pal8" else "rgb"
+        if src.chroma_location and out_chroma in ("420", "422", "440", "411", "410"):
+            options["chroma_sample_location"] = src.chroma_location
+        if settings.codec == "mjpeg" and self.color.range != RANGE_FULL:
+            options["strict"] = "unofficial"  # limited-range JPEG is FFmpeg's extension (players read the tag)
         stream = self._out.add_stream(
             settings.codec,
             rate=self._fps,
-            options=settings.options,
+            options=options,
             time_base=self.time_base,
             width=self.width,
             height=self.height,
@@ -180,13 +345,30 @@ class VideoWriter(_WarningSink):
         assert isinstance(stream, av.VideoStream)
         ctx = stream.codec_context
         ctx.pix_fmt = settings.pix_fmt
+        if settings.codec == "libx265" and (fmt_name in HVC1_FORMATS or src.codec_tag == "hvc1"):
+            stream.codec_tag = "hvc1"  # not hev1: parameter sets in the sample description (Apple players)
+        for key, value in src.metadata:
+            stream.metadata[key] = value
+        disposition = src.disposition
+        if fmt_name in _DEFAULT_FLAG_FORMATS:
+            disposition |= int(av.stream.Disposition.default)
+        if disposition:
+            stream.disposition = av.stream.Disposition(disposition)
+        if self.progressive:
+            ctx.field_order = _AV_FIELD_PROGRESSIVE
+        elif src.field_order > _AV_FIELD_PROGRESSIVE:
+            # interlaced lines stay fields only at the source's height; scaled frames are progressive
+            ctx.field_order = src.field_order if self.height == info.height else _AV_FIELD_PROGRESSIVE
+        if settings.codec == "gif":
+            self._gif = GifPalettizer(self.width, self.height, self.time_base)
+            self._stream = stream
+            return settings
         ctx.colorspace = self.color.matrix
         ctx.color_range = self.color.range
         ctx.color_primaries = self.color.primaries
         ctx.color_trc = self.color.trc
         ctx.thread_type = "AUTO"
         sar = scaled_sample_aspect_ratio(info, self.width, self.height)
-        fmt_name = self._out.format.name
         if sar is not None:
             ctx.sample_aspect_ratio = sar
             if fmt_name in ("matroska", "webm") and settings.codec not in _SAR_IN_BITSTREAM:
@@ -213,13 +395,24 @@ class VideoWriter(_WarningSink):
         if rgb.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {rgb.shape[1]}x{rgb.shape[0]}, writer expects {self.width}x{self.height}")
         pts = self._output_pts(pts, time_base)
-        frame = rgb_to_frame(rgb, self.settings.pix_fmt, self.color, self._reformatter)
-        frame.pts = pts
-        frame.time_base = self.time_base
-        self._out.mux(self._stream.encode(frame))
+        if self._gif is not None:
+            frames = self._gif.push(_rgb24_frame(rgb, pts, self.time_base))
+        else:
+            frame = rgb_to_frame(rgb, self.settings.pix_fmt, self.color, self._reformatter)
+            frame.pts = pts
+            frame.time_base = self.time_base
+            frames = [frame]
+        try:
+            for frame in frames:
+                self._out.mux(self._stream.encode(frame))
+        except BrokenPipeError:
+            raise self._closed_pipe() from None
         self.frames_written += 1
         if self._copier is not None:
             self._copier.mux_until(pts * self.time_base)
+
+    def _closed_pipe(self) -> OutputError:
+        return OutputError(f"cannot write to {self.label}: the reading program closed the pipe")
 
     def _output_pts(self, pts: int | None, time_base: Fraction | None) -> int:
         if pts is None:
@@ -242,6 +435,9 @@ class VideoWriter(_WarningSink):
         if self._out is None:
             return
         try:
+            if self._gif is not None:
+                for frame in self._gif.flush():
+                    self._out.mux(self._stream.encode(frame))
             packets = self._stream.encode(None)
             if self.settings.codec == "libx265" and self.frames_written <= 2:
                 # x265 leaves the dts of streams shorter than its B-frame delay uninitialised
@@ -251,8 +447,13 @@ class VideoWriter(_WarningSink):
             self._out.mux(packets)
             if self._copier is not None:
                 self._copier.mux_until(None)
-        finally:
+        except BrokenPipeError:
+            self.abort()
+            raise self._closed_pipe() from None
+        try:
             self._close_containers()
+        except BrokenPipeError:
+            raise self._closed_pipe() from None
 
     def abort(self) -> None:
         """Close without flushing (after an error; the caller discards the file)."""
@@ -269,6 +470,8 @@ class VideoWriter(_WarningSink):
                 self._copier.close()
         finally:
             out.close()
+            if self.to_stdout and out.file is not None and hasattr(out.file, "flush"):
+                out.file.flush()
 
     def __enter__(self) -> VideoWriter:
         return self
@@ -282,120 +485,23 @@ class VideoWriter(_WarningSink):
             self.abort()
 
 
-class StreamCopier:
-    """Copies the source's audio and subtitle packets into the output, interleaved with the video.
-
-    A second demuxer reads the source; :meth:`mux_until` muxes packets up to a time, so only
-    the packets between two video frames are held in memory, never a whole track.
-    """
-
-    def __init__(self, info: VideoInfo, out: av.container.OutputContainer, warn: WarningCallback) -> None:
-        self._warn = warn
-        self._out = out
-        self._in = av.open(str(info.path), "r")
-        self._map: dict[int, av.stream.Stream] = {}
-        self._pending: av.Packet | None = None
-        self._failed = False
-        self._dropping: set[int] = set()
-        try:
-            for stream in self._in.streams:
-                if stream.index == info.stream_index:
-                    continue
-                target = self._add_copy(stream, out)
-                if target is not None:
-                    self._map[stream.index] = target
-            for stream in self._in.streams:
-                if stream.index not in self._map:
-                    stream.discard = av.stream.Discard.all
-            sources = [self._in.streams[i] for i in self._map]
-            self._packets: Iterator[av.Packet] = iter(self._in.demux(*sources)) if sources else iter(())
-        except BaseException:
-            self._in.close()
-            raise
-
-    def _add_copy(self, stream: av.stream.Stream, out: av.container.OutputContainer) -> av.stream.Stream | None:
-        label = f"{stream.type} stream #{stream.index} ({_codec_name(stream)})"
-        if stream.type == "attachment":
-            if out.format.name != "matroska":
-                self._warn(f"skipped {label}: {out.format.name} cannot hold attachments")
-                return None
-            out.add_stream_from_template(stream)
-            return None  # written with the header, no packets
-        if stream.type == "video":
-            self._warn(f"skipped {label}: only the main video stream is restored")
-            return None
-        if stream.type not in ("audio", "subtitle"):
-            self._warn(f"skipped {label}: not audio or subtitles")
-            return None
-        reason = _cannot_mux(out.format.name, stream)
-        if reason:
-            self._warn(f"skipped {label}: {reason}")
-            return None
-        target = out.add_stream_from_template(stream)
-        for key in _KEPT_METADATA:
-            if key in stream.metadata:
-                target.metadata[key] = stream.metadata[key]
-        target.disposition = stream.disposition
-        return target
-
-    def mux_until(self, limit: Fraction | None) -> None:
-        """Mux copied packets whose time is at most ``limit`` seconds (all remaining if ``None``)."""
-        if self._failed:
-            return
-        while True:
-            packet = self._pending
-            self._pending = None
-            if packet is None:
-                try:
-                    packet = next(self._packets, None)
-                except (av.error.FFmpegError, ValueError) as e:
-                    self._failed = True
-                    self._warn(f"stopped copying audio/subtitles at a damaged packet: {e}")
-                    return
-                if packet is None:
-                    return
-            if packet.size == 0:  # demuxer flush marker
-                continue
-            ts = packet.pts if packet.pts is not None else packet.dts
-            if limit is not None and ts is not None and ts * packet.time_base > limit:
-                self._pending = packet
-                return
-            packet.stream = target = self._map[packet.stream_index]
-            try:
-                self._out.mux(packet)
-            except (av.error.FFmpegError, ValueError) as e:  # e.g. timestamps going backwards
-                if target.index not in self._dropping:
-                    self._dropping.add(target.index)
-                    at = f"{float(ts * packet.time_base):.3f} s" if ts is not None else "an unknown time"
-                    self._warn(f"dropped {target.type} packets the muxer refuses (first at {at}): {e}")
-
-    def close(self) -> None:
-        self._in.close()
-
-
-def _codec_name(stream: av.stream.Stream) -> str:
-    ctx = stream.codec_context
-    return ctx.name if ctx is not None else (getattr(stream, "name", None) or "unknown")
+def _rgb24_frame(rgb: np.ndarray, pts: int, time_base: Fraction) -> av.VideoFrame:
+    """An ``rgb24`` frame of ``rgb`` (16-bit samples are rounded to 8 bits: GIF has 8)."""
+    if rgb.dtype == np.uint16:
+        rgb = ((rgb.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
+    frame.pts = pts
+    frame.time_base = time_base
+    return frame
 
 
 def _cannot_mux(format_name: str, stream: av.stream.Stream) -> str | None:
-    """Why ``format_name`` cannot hold a copy of ``stream`` (``None`` when it can).
+    """Kept for callers of the old name; see :func:`edvr_cli.video.streams.cannot_mux`."""
+    return cannot_mux(format_name, stream)
 
-    Asks :class:`MuxerCodecs` (the muxer's codec table), then makes a dry run that writes a
-    header into memory, which catches codecs a muxer lists but still refuses.
-    """
-    codec = _codec_name(stream)
-    if codec not in MuxerCodecs(format_name):
-        return f"{format_name} does not take {codec}"
-    try:
-        with av.open(io.BytesIO(), "w", format=format_name) as probe_out:
-            probe_out.add_stream_from_template(stream)
-            probe_out.start_encoding()
-    except av.error.FFmpegError:
-        return f"the {format_name} muxer refuses {codec}"
-    except ValueError as e:
-        return str(e).splitlines()[0]
-    return None
+
+def _codec_name(stream: av.stream.Stream) -> str:
+    return codec_name(stream)
 
 
 class ImageSequenceWriter(_WarningSink):
@@ -469,10 +575,66 @@ def open_writer(
     """:class:`VideoWriter` for a path with a video extension, :class:`ImageSequenceWriter` otherwise.
 
     ``options`` are :class:`VideoWriter`'s keyword arguments (``codec, crf, preset, pix_fmt,
-    copy_streams, on_warning``). The choice follows
+    copy_streams, strict_streams, on_warning, label``). The choice follows
     :func:`~edvr_cli.video.paths.is_frame_folder_output`, so the temporary path from
     :func:`~edvr_cli.guard.output.guarded_output` (same extension, or an existing folder) works.
+    ``"-"`` is YUV4MPEG2 on standard output (see :func:`open_stdout_writer`; no guard for it).
     """
+    if str(output_path) == STDOUT:
+        return VideoWriter(STDOUT, info, width, height, **options)
     if is_frame_folder_output(output_path):
         return ImageSequenceWriter(output_path, info, width, height, **options)
     return VideoWriter(output_path, info, width, height, **options)
+
+
+def open_stdout_writer(
+    info: VideoInfo, width: int, height: int, *, stdout: IO[bytes] | None = None, **options: Any
+) -> VideoWriter:
+    """A :class:`VideoWriter` of YUV4MPEG2 (``rawvideo``) to ``stdout`` (default: the process's fd 1).
+
+    For ``edvr upscale in.mp4 - | ffmpeg -i - ...``: only the stream goes to stdout (warnings go
+    to ``on_warning``); other streams are not written (YUV4MPEG2 holds video only). The header
+    carries the chroma siting (``C420jpeg``/``C420mpeg2``/``C420paldv``), ``XCOLORRANGE`` and
+    interlacing as FFmpeg's muxer writes them from the encoder's settings. A reader that exits
+    early ends the run with :class:`~edvr_cli.errors.OutputError`.
+    """
+    options.setdefault("copy_streams", False)
+    return VideoWriter(STDOUT, info, width, height, stdout=stdout, **options)
+
+
+def check_writable(path: str | Path, *, codec: str | None = None) -> None:
+    """Refuse, before any work, an output this build cannot write; returns quietly otherwise.
+
+    ``-`` (YUV4MPEG2 on stdout) and paths without a video extension (PNG frame folders) are
+    writable. For a video extension: FFmpeg must have a muxer for it and a video encoder that
+    fits it (``codec`` when given). Every extension of
+    :data:`~edvr_cli.video.paths.VIDEO_EXTENSIONS` passes with this package's FFmpeg.
+
+    Raises:
+        EDVRError: one line naming the output and why.
+    """
+    if str(path) == STDOUT or is_frame_folder_output(path):
+        return
+    name = Path(path).name
+    fmt = output_format(path)  # raises for extensions no muxer writes
+    try:
+        with av.open(_Named(name), "w", format=fmt):
+            pass
+    except (ValueError, av.error.FFmpegError) as e:
+        raise EDVRError(f"cannot write '{name}': FFmpeg cannot write {fmt} here ({first_line(e)})") from None
+    choose_encoder(source_codec="h264", bit_depth=8, chroma="420", width=64, height=64,
+                   container_codecs=MuxerCodecs(fmt), container_name=fmt, codec=codec)
+
+
+class _Named:
+    """A write-only sink with a name (``av.open`` on it touches no file)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+#: Extensions :func:`check_writable` accepts (all of VIDEO_EXTENSIONS in this build).
+WRITABLE_EXTENSIONS = VIDEO_EXTENSIONS

@@ -1,0 +1,181 @@
+"""Segments as Ray work: one actor per worker holds the models; pieces come back and the driver joins them.
+
+``--cluster local`` starts a Ray instance on this machine (127.0.0.1), ``auto`` joins the cluster this
+machine belongs to, ``ray://HOST:PORT`` connects a client. Actors read the input where they can see
+the driver's file; otherwise it is shipped once through the object store. Pieces are written into the
+work folder when the actors can see it, else returned as bytes. A segment whose actor dies is made
+again by another (a replacement actor is started); a driver that dies leaves a work folder that the
+same command continues.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from edvr_cli.errors import EDVRError, first_line
+from edvr_cli.jobs.executors import RETRIES, OnFrames, OnSegment, PartPath, cpu_threads
+from edvr_cli.jobs.piece import PieceMaker, Recipe
+from edvr_cli.jobs.segplan import SegmentSpec
+from edvr_cli.jobs.workfolder import Segment
+
+#: Tests set this to make every actor fetch the input and return pieces through the object store.
+SHIP_ENV = "EDVR_RAY_SHIP"
+
+
+def _import_ray() -> Any:
+    try:
+        import ray
+    except ImportError:
+        raise EDVRError("--cluster needs Ray: pip install 'edvr-cli[ray]'") from None
+    return ray
+
+
+class _Actor:
+    """A Ray actor's body: its models, loaded once; it makes pieces and says where they are."""
+
+    def __init__(self, recipe: Recipe, device: str, threads: int | None, source: Any, host: str) -> None:
+        self.tmp = tempfile.mkdtemp(prefix="edvr-actor-")
+        self.ship = source is not None or socket.gethostname() != host or not os.path.exists(recipe.src)
+        if source is not None:  # Ray hands an object-store argument over as its value (the input's bytes)
+            local = os.path.join(self.tmp, "input" + Path(recipe.src).suffix)
+            with open(local, "wb") as f:
+                f.write(source)
+            import dataclasses
+
+            recipe = dataclasses.replace(recipe, src=local, info=dataclasses.replace(recipe.info, path=Path(local)))
+        self.maker = PieceMaker(recipe, device, threads)
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def make(self, spec: SegmentSpec, part: str, ship_back: bool) -> tuple[Segment, bytes | None, int]:
+        crash = os.environ.get("EDVR_TEST_CRASH_ONCE")  # tests: a worker dies mid-segment, once
+        if crash and spec.index == 1 and not os.path.exists(crash):
+            Path(crash).write_text("crashed")
+            os._exit(17)
+        if not ship_back:
+            return self.maker.make(spec, part), None, os.getpid()
+        local = os.path.join(self.tmp, Path(part).name)
+        try:
+            segment = self.maker.make(spec, local)
+            with open(local, "rb") as f:
+                return segment, f.read(), os.getpid()
+        finally:
+            if os.path.exists(local):
+                os.unlink(local)
+
+
+class RayExecutor:
+    """Run segments on Ray actors.
+
+    Args:
+        address: ``local``, ``auto`` or ``ray://HOST:PORT``.
+        workers: actors to start (``local``: default the CPU count; elsewhere: the cluster's GPUs, else CPUs).
+        devices: unused on Ray (each actor takes one GPU when the cluster has GPUs).
+    """
+
+    def __init__(self, address: str, workers: int, devices: Sequence[str] = (), threads: int | None = None) -> None:
+        self.address = address
+        self.workers = workers
+        self.threads = threads
+        self.started = False
+
+    def _connect(self, ray: Any) -> None:
+        if ray.is_initialized():
+            return
+        env = {"env_vars": {k: v for k, v in os.environ.items() if k.startswith(("EDVR_", "OMP_"))}}
+        from edvr_cli.video.stderr import native_stderr
+
+        try:
+            with native_stderr():  # Ray's start-up notes: our stderr stays one line per event
+                self._init(ray, env)
+        except Exception as exc:  # noqa: BLE001 - connection errors come in many classes
+            raise EDVRError(f"cannot reach the Ray cluster {self.address!r}: {first_line(exc)}") from None
+        self.started = True
+
+    def _init(self, ray: Any, env: dict[str, Any]) -> None:
+        if self.address == "local":
+            ray.init(num_cpus=max(self.workers, os.cpu_count() or 1), include_dashboard=False,
+                     _node_ip_address="127.0.0.1", log_to_driver=False, runtime_env=env, configure_logging=False)
+        else:
+            ray.init(address=self.address, log_to_driver=False, runtime_env=env, configure_logging=False)
+
+    def run(self, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
+            on_frames: OnFrames, warn: Callable[[str], None]) -> None:
+        if not specs:
+            return
+        ray = _import_ray()
+        self._connect(ray)
+        try:
+            self._run(ray, recipe, specs, part, on_segment, on_frames, warn)
+        finally:
+            if self.started:
+                ray.shutdown()
+
+    def _run(self, ray: Any, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
+             on_frames: OnFrames, warn: Callable[[str], None]) -> None:
+        gpus = int(ray.cluster_resources().get("GPU", 0))
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        n = self.workers if self.workers > 1 else (gpus or cpus)
+        n = max(1, min(n, len(specs)))
+        ship = bool(os.environ.get(SHIP_ENV))
+        source = None
+        if ship:
+            if recipe.info.is_image_sequence:
+                raise EDVRError("an image folder cannot be shipped to Ray workers; put it where they can read it")
+            source = ray.put(Path(recipe.src).read_bytes())
+        recipe_ref = ray.put(recipe)
+        actor_cls = ray.remote(num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1, max_restarts=0)(_Actor)
+        threads = None if gpus else self.threads or (cpu_threads(n) if self.address == "local" else None)
+        device = "cuda" if gpus else "cpu"
+        host = socket.gethostname()
+
+        def start() -> Any:
+            return actor_cls.remote(recipe_ref, device, threads, source, host)
+
+        actors = [start() for _ in range(n)]
+        pending = list(specs)
+        tries: dict[int, int] = {}
+        running: dict[Any, tuple[Any, SegmentSpec]] = {}
+
+        def submit(actor: Any) -> None:
+            spec = pending.pop(0)
+            running[actor.make.remote(spec, str(part(spec.index)), ship)] = (actor, spec)
+
+        for actor in actors:
+            if pending:
+                submit(actor)
+        while running:
+            ready, _ = ray.wait(list(running), num_returns=1)
+            ref = ready[0]
+            actor, spec = running.pop(ref)
+            try:
+                segment, data, _ = ray.get(ref)
+            except ray.exceptions.RayActorError:
+                tries[spec.index] = tries.get(spec.index, 0) + 1
+                if tries[spec.index] > RETRIES:
+                    raise EDVRError(f"segment {spec.index} failed on {tries[spec.index]} Ray workers") from None
+                warn(f"a Ray worker died making segment {spec.index}; another makes it again")
+                pending.insert(0, spec)
+                actor = start()
+                submit(actor)
+                continue
+            except ray.exceptions.RayTaskError as exc:
+                cause = exc.cause if isinstance(getattr(exc, "cause", None), BaseException) else exc
+                if isinstance(cause, EDVRError):
+                    raise cause from None
+                raise EDVRError(f"segment {spec.index} failed on a Ray worker: {first_line(cause)}") from None
+            if data is not None:
+                with open(part(spec.index), "wb") as f:
+                    f.write(data)
+            on_frames(segment.frames)
+            on_segment(segment)
+            if pending:
+                submit(actor)
+        for actor in actors:
+            ray.kill(actor)

@@ -1,0 +1,153 @@
+"""Where segments run: in this process, in local worker processes, or (see :mod:`edvr_cli.jobs.cluster`) on Ray.
+
+Every executor takes the same :class:`~edvr_cli.jobs.piece.Recipe` and segment specs and reports each
+finished piece to ``on_segment`` (in any order); the driver commits it to the work folder.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import signal
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from pathlib import Path
+from typing import Any
+
+from edvr_cli.errors import EDVRError
+from edvr_cli.jobs.piece import PieceMaker, Recipe
+from edvr_cli.jobs.segplan import SegmentSpec
+from edvr_cli.jobs.workfolder import Segment
+
+OnSegment = Callable[[Segment], None]
+OnFrames = Callable[[int], None]
+PartPath = Callable[[int], Path]
+
+#: How often a segment whose worker died is tried again before the run gives up.
+RETRIES = 2
+
+
+def cpu_threads(workers: int) -> int:
+    """Torch threads per CPU worker: the cores divided among the workers (at least one each)."""
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
+class InlineExecutor:
+    """One worker: this process, with the models the driver already loaded."""
+
+    def __init__(self, maker: PieceMaker) -> None:
+        self.maker = maker
+
+    def run(self, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
+            on_frames: OnFrames, warn: Callable[[str], None]) -> None:
+        for spec in specs:
+            on_segment(self.maker.make(spec, part(spec.index), on_frame=lambda: on_frames(1), warn=warn))
+
+
+# -- local worker processes ------------------------------------------------------------------------------
+
+_maker: PieceMaker | None = None
+_ticks: Any = None
+
+
+def _init_worker(recipe: Recipe, devices: Any, threads: int | None, ticks: Any) -> None:
+    """A worker process: Ctrl-C is the driver's to handle; load the models once, on this worker's device."""
+    global _maker, _ticks
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    device = devices.get()
+    _maker = PieceMaker(recipe, device, threads)
+    _ticks = ticks
+
+
+def _make_in_worker(spec: SegmentSpec, part: str) -> Segment:
+    assert _maker is not None
+
+    def tick() -> None:
+        if _ticks is not None:
+            _ticks.put(1)
+
+    crash = os.environ.get("EDVR_TEST_CRASH_ONCE")  # tests: a worker dies mid-segment, once
+    if crash and spec.index == 1 and not os.path.exists(crash):
+        Path(crash).write_text("crashed")
+        os._exit(17)
+    return _maker.make(spec, part, on_frame=tick)
+
+
+class ProcessExecutor:
+    """``workers`` local processes (spawned: CUDA and threads are safe), one model each.
+
+    Args:
+        workers: how many processes.
+        devices: one device per process, cycled (``cpu`` for all on a machine without GPUs).
+    """
+
+    def __init__(self, workers: int, devices: Sequence[str], threads: int | None = None) -> None:
+        self.workers = max(1, workers)
+        self.devices = list(devices) or ["cpu"]
+        self.threads = threads
+
+    def run(self, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
+            on_frames: OnFrames, warn: Callable[[str], None]) -> None:
+        ctx = mp.get_context("spawn")
+        cpu = all(d == "cpu" for d in self.devices)
+        threads = (self.threads or cpu_threads(self.workers)) if cpu else None
+        todo = list(specs)
+        tries = 0
+        while todo:
+            devices = ctx.Queue()
+            for i in range(self.workers):
+                devices.put(self.devices[i % len(self.devices)])
+            ticks = ctx.Queue()
+            pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                       initargs=(recipe, devices, threads, ticks))
+            futures: dict[Future, SegmentSpec] = {pool.submit(_make_in_worker, s, str(part(s.index))): s for s in todo}
+            done_specs: list[SegmentSpec] = []
+            try:
+                while futures:
+                    finished, _ = wait(list(futures), timeout=0.2, return_when=FIRST_COMPLETED)
+                    _drain_ticks(ticks, on_frames)
+                    for f in finished:
+                        spec = futures.pop(f)
+                        try:
+                            segment = f.result()
+                        except BrokenProcessPool:
+                            continue  # its worker died: made again below
+                        _drain_ticks(ticks, on_frames)
+                        on_segment(segment)
+                        done_specs.append(spec)
+            except BaseException:
+                _kill(pool)
+                raise
+            pool.shutdown(wait=True, cancel_futures=True)
+            todo = [s for s in todo if s not in done_specs]
+            if todo:
+                tries += 1
+                if tries > RETRIES:
+                    raise EDVRError(f"a worker process died {tries} times; segments {[s.index for s in todo]} "
+                                    "could not be made")
+                warn(f"a worker process died; running {len(todo)} segment(s) again")
+
+
+def _drain_ticks(ticks: Any, on_frames: OnFrames) -> None:
+    import queue
+
+    n = 0
+    while True:
+        try:
+            n += ticks.get_nowait()
+        except (queue.Empty, OSError, ValueError):
+            break
+    if n:
+        on_frames(n)
+
+
+def _kill(pool: ProcessPoolExecutor) -> None:
+    """Stop at once: cancel what has not started and end the worker processes."""
+    processes = list(getattr(pool, "_processes", {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in processes:
+        if p.is_alive():
+            p.kill()
+    for p in processes:
+        p.join(timeout=10)

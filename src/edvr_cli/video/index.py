@@ -1,0 +1,79 @@
+"""A frame index of a video: every frame's presentation time and the keyframes, read by demuxing only.
+
+Segments of one input are decoded independently by seeking (:mod:`edvr_cli.video.seek`); they need
+the exact frame count and which frame each presentation time is. Demuxing touches no pixels: a
+two-hour film's index takes seconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import av.error
+
+from edvr_cli.errors import InputError, first_line
+from edvr_cli.video.probe import VideoInfo, open_input, video_stream
+
+
+@dataclass(frozen=True)
+class FrameIndex:
+    """Presentation times (``time_base`` ticks, ascending) of every frame, and those of the keyframes.
+
+    ``seekable`` is False where frames cannot be found by time (image sequences are found by file,
+    streams without timestamps not at all): such inputs run as one segment.
+    """
+
+    pts: tuple[int, ...]
+    keyframes: tuple[int, ...]
+    time_base: Fraction
+    seekable: bool = True
+
+    @property
+    def frames(self) -> int:
+        return len(self.pts)
+
+    def seconds(self, index: int) -> Fraction:
+        """Time of frame ``index`` from the first frame, in seconds (how a reader's span is given)."""
+        return Fraction(self.pts[index] - self.pts[0]) * self.time_base
+
+    def position(self, pts: int) -> int | None:
+        """The frame index of a presentation time (None if no frame has it)."""
+        i = bisect.bisect_left(self.pts, pts)
+        return i if i < len(self.pts) and self.pts[i] == pts else None
+
+    def keyframe_before(self, index: int, skip: int = 0) -> int | None:
+        """The ``skip``-th keyframe (0 = the last) at or before frame ``index``; None when there is none."""
+        at = bisect.bisect_right(self.keyframes, self.pts[index]) - 1 - skip
+        return self.keyframes[at] if at >= 0 else None
+
+
+def frame_index(path: str | Path, info: VideoInfo) -> FrameIndex:
+    """Index the video stream of ``path`` (or count the images of a sequence) without decoding."""
+    if info.is_image_sequence:
+        n = len(info.image_files)
+        return FrameIndex(tuple(range(n)), tuple(range(n)), info.time_base)
+    path = Path(path)
+    pts: list[int] = []
+    keys: list[int] = []
+    try:
+        with open_input(path) as container:
+            stream = video_stream(container, path)
+            tb = stream.time_base or info.time_base
+            for packet in container.demux(stream):
+                if packet.size == 0:
+                    continue
+                if packet.pts is None:
+                    return FrameIndex((), (), tb, seekable=False)
+                pts.append(int(packet.pts))
+                if packet.is_keyframe:
+                    keys.append(int(packet.pts))
+            fmt = container.format.name
+    except av.error.FFmpegError as exc:
+        raise InputError(f"'{path.name}': cannot index its frames ({first_line(exc)})") from None
+    ordered = sorted(pts)
+    seekable = bool(keys) and len(set(ordered)) == len(ordered) and fmt not in ("avi",)
+    return FrameIndex(tuple(ordered), tuple(sorted(keys)), Fraction(tb), seekable)
