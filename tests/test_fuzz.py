@@ -242,19 +242,15 @@ def restore_cli(path: Path, out_dir: Path, resume: bool) -> tuple[str, str]:
     out = out_dir / "out.mkv"
     args = ["upscale", str(path), str(out), "--model", str(GOLDEN / "basicsr_sr_tsa.pth"), "--device", "cpu",
             "--precision", "fp32", "--tile", "0", "-q", "-y", "--resume" if resume else "--no-resume"]
+    if resume:
+        args += ["--segment-frames", "3"]
     err = io.StringIO()
     with contextlib.ExitStack() as stack:
         if resume:  # three-frame segments: joining them is fuzzed too
-            import functools
-
-            from edvr_cli.cli import restore as cli_restore
-
             from edvr_cli.jobs import segments
 
-            real, tail = cli_restore.RestoreSettings, segments.SHORTEST_TAIL
-            cli_restore.RestoreSettings = functools.partial(real, segment_frames=3)
+            tail = segments.SHORTEST_TAIL
             segments.SHORTEST_TAIL = 3
-            stack.callback(setattr, cli_restore, "RestoreSettings", real)
             stack.callback(setattr, segments, "SHORTEST_TAIL", tail)
         stack.enter_context(contextlib.redirect_stderr(err))
         stack.enter_context(contextlib.redirect_stdout(err))

@@ -161,11 +161,8 @@ def slow(self, x):
     time.sleep(float(sys.argv[1]))
     return real(self, x)
 restorer.StreamRestorer._quantize = slow
-import functools
-from edvr_cli.cli import restore
 from edvr_cli.jobs import segments
 segments.SHORTEST_TAIL = 1
-restore.RestoreSettings = functools.partial(restore.RestoreSettings, segment_frames=5)
 from edvr_cli.cli import main
 sys.exit(main(sys.argv[2:]))
 """
@@ -204,7 +201,8 @@ def test_sigterm_mid_resumable_run_keeps_finished_segments(tmp_path):
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=30)
     out = tmp_path / "o.mp4"
     manifest = work_dir(out) / "manifest.json"
-    done = _run_and_signal(tmp_path, ["upscale", str(src), str(out), "--resume", *FAST], signal.SIGTERM,
+    done = _run_and_signal(tmp_path, ["upscale", str(src), str(out), "--resume", "--segment-frames", "5", *FAST],
+                           signal.SIGTERM,
                            lambda: manifest.exists() and '"index": 0' in manifest.read_text())
     assert done.returncode == 143, done.stderr
     assert "Traceback" not in done.stderr
@@ -439,3 +437,115 @@ def test_input_errors_are_input_errors(tmp_path):
         check_input("")
     with pytest.raises(InputError, match="does not exist"):
         check_input(tmp_path / "nope.mp4")
+
+
+# -- second hostile pass: work folders, inputs inside folders, names, environment ---------------------------
+
+@pytest.mark.parametrize("kind", ["user-folder", "symlink", "png-output", "fake-manifest"])
+def test_a_folder_named_like_a_work_folder_is_never_emptied(tmp_path, clip, capfd, kind):
+    work = work_dir(tmp_path / "o.mp4")
+    precious = tmp_path / "important"
+    precious.mkdir()
+    (precious / "a.txt").write_text("mine")
+    if kind == "symlink":
+        work.symlink_to(precious)
+    elif kind == "png-output":
+        assert main(["upscale", str(clip), str(work), *FAST]) == 0  # a frame folder that happens to have the name
+    else:
+        work.mkdir()
+        (work / "precious.txt").write_text("mine")
+        if kind == "fake-manifest":
+            (work / "manifest.json").write_text("{}")
+    before = snapshot(tmp_path)
+    rc = main(["upscale", str(clip), str(tmp_path / "o.mp4"), "--resume", "--overwrite", *FAST])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc != 0 and work.name in line
+    assert snapshot(tmp_path) == before
+    assert (precious / "a.txt").read_text() == "mine"
+
+
+def test_an_output_that_is_a_file_of_an_input_folder_is_refused(tmp_path, capfd):
+    seq = tmp_path / "fr"
+    seq.mkdir()
+    for i in range(3):
+        _write_image(seq / f"{i}.png", pattern_rgb(i, 32, 24))
+    before = snapshot(seq)
+    rc = main(["compare", str(seq), str(seq), "-o", str(seq / "0.png"), "--overwrite"])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc != 0 and "inside the input folder" in line
+    assert snapshot(seq) == before
+
+
+def test_a_folder_under_a_frame_name_is_not_taken_for_a_frame(tmp_path, clip, capfd):
+    out = tmp_path / "o"
+    (out / "00000000.png").mkdir(parents=True)
+    (out / "00000000.png" / "keep.txt").write_text("mine")
+    rc = main(["upscale", str(clip), str(out), "--overwrite", *FAST])
+    assert rc != 0 and "00000000.png" in one_error_line(capfd.readouterr().err)
+    assert (out / "00000000.png" / "keep.txt").read_text() == "mine"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "o"]
+
+
+def test_empty_model_name_is_refused_when_parsed(tmp_path, clip, capfd):
+    rc = main(["upscale", str(clip), str(tmp_path / "o.mp4"), "--model", "", "--device", "cpu", "-q"])
+    assert rc != 0 and "--model" in one_error_line(capfd.readouterr().err)
+
+
+def test_a_name_with_a_newline_gives_one_line(tmp_path, clip, capfd):
+    odd = tmp_path / "a\nb.mp4"
+    odd.write_text("k")
+    rc = main(["upscale", str(clip), str(odd), *FAST])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc != 0 and "a\\nb.mp4" in line and odd.read_text() == "k"
+
+
+def test_dot_and_overlong_names_are_guard_messages(tmp_path, clip, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = main(["upscale", str(clip), ".", "--overwrite", *FAST])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc != 0 and "Error" not in line.split(":")[1]  # a guard message, not a bug's class name
+    rc = main(["upscale", str(clip), "x" * 252 + ".mp4", *FAST])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc != 0 and "longer than file names can be" in line
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_an_unwritable_place_is_named_as_such(tmp_path, clip, capfd):
+    rc = main(["upscale", str(clip), "/proc/o.mp4", *FAST])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc != 0 and "/proc" in line and "container refuses" not in line and ".edvr-tmp" not in line
+
+
+def test_a_failed_run_removes_the_folders_it_made_for_its_output(tmp_path, clip, capfd):
+    out = tmp_path / "new" / "deeper" / "o.mp4"
+    rc = main(["upscale", str(clip), str(out), "--preset", "warp-speed", "--no-resume", *FAST])
+    assert rc != 0 and not (tmp_path / "new").exists()
+
+
+def test_the_cache_never_writes_onto_a_fifo(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("EDVR_HOME", str(tmp_path / "home"))
+    models = tmp_path / "home" / "models"
+    models.mkdir(parents=True)
+    os.mkfifo(models / "t.safetensors")
+    rc = main(["weights", "import", SR, "--name", "t", "--force"])
+    assert rc != 0 and "FIFO" in one_error_line(capfd.readouterr().err)
+    assert (models / "t.safetensors").is_fifo()
+
+
+def test_train_refuses_a_run_folder_holding_other_files_or_the_data(tmp_path, capfd):
+    data = tmp_path / "data"
+    data.mkdir()
+    for i in range(2):
+        _write_image(data / f"p{i}.png", pattern_rgb(i, 48, 40))
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "notes.txt").write_text("mine")
+    base = ["train", str(data), "--steps", "1", "--device", "cpu", "-q", "--num-feat", "8", "--num-frame", "3",
+            "--deformable-groups", "2", "--num-extract-block", "1", "--num-reconstruct-block", "1",
+            "--batch-size", "1", "--patch", "8"]
+    for out, word in ((run, "notes.txt"), (data, "is the input"), (data / "runs", "inside the training data")):
+        before = snapshot(tmp_path)
+        rc = main([*base, "-o", str(out)])
+        line = one_error_line(capfd.readouterr().err)
+        assert rc != 0 and word in line, line
+        assert snapshot(tmp_path) == before

@@ -129,13 +129,12 @@ def test_vfr_audio_subtitles_survive_in_mkv(tmp_path):
     assert packets(out, "subtitle") == packets(src, "subtitle")
 
 
-def test_stream_the_container_cannot_hold_is_reported(tmp_path):
+def test_stream_the_container_cannot_hold_is_converted_and_reported(tmp_path):
     src = make_clip(tmp_path / "in.mkv", width=32, height=24, frames=4, audio=True, subtitles=[(0, 100, "hi")])
     out = tmp_path / "out.mp4"
-    warnings: list[str] = []
-    restore_video(src, out, settings(), on_warning=warnings.append)
-    assert any("subtitle" in w.lower() for w in warnings)
-    assert _stream_facts(out)["types"] == ["audio", "video"]
+    result = restore_video(src, out, settings())
+    assert result.streams == ["subtitle #2 subrip [eng] → mov_text (mp4 cannot hold subrip)"]
+    assert _stream_facts(out)["types"] == ["audio", "subtitle", "video"]
 
 
 def test_bt709_tags_carried(tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
@@ -239,12 +238,10 @@ def test_changed_input_refuses(tmp_path, monkeypatch):
 
 
 def test_ctrl_c_in_the_cli_says_what_was_kept(tmp_path, monkeypatch, capfd):
-    from edvr_cli.cli import restore as cli_restore
-
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
-    monkeypatch.setattr(cli_restore, "RestoreSettings", functools.partial(RestoreSettings, segment_frames=3))
     interrupt_at_write(monkeypatch, 5)
-    rc = main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", SR, "--device", "cpu", "--resume", "-q"])
+    rc = main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", SR, "--device", "cpu", "--resume", "-q",
+               "--segment-frames", "3"])
     err = capfd.readouterr().err
     assert rc == 130 and err.count("\n") == 1
     assert "interrupted (SIGINT); 3 finished frames" in err and "run the same command again" in err
@@ -255,20 +252,17 @@ def test_kill_9_mid_run_then_resume(tmp_path):
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=9, audio=True)
     out = tmp_path / "out.mp4"
     args = ["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "--precision", "fp32", "--tile", "0",
-            "-q", "--resume"]
-    shim = tmp_path / "run.py"  # the CLI with 3-frame segments and a slowed-down network
+            "-q", "--resume", "--segment-frames", "3"]
+    shim = tmp_path / "run.py"  # the CLI with a slowed-down network
     shim.write_text(
         "import sys, time\n"
         "from edvr_cli.engine import restorer\n"
-        "from edvr_cli.cli import restore as cli_restore\n"
-        "from edvr_cli.jobs import segments, settings\n"
+        "from edvr_cli.jobs import segments\n"
         "segments.SHORTEST_TAIL = 1\n"
         "real = restorer.StreamRestorer._quantize\n"
         "def slow(self, x):\n    time.sleep(float(sys.argv[1]))\n    return real(self, x)\n"
         "restorer.StreamRestorer._quantize = slow\n"
-        "class Settings(settings.RestoreSettings):\n"
-        "    def __init__(self, **kw):\n        super().__init__(segment_frames=3, **kw)\n"
-        "cli_restore.RestoreSettings = Settings\n"
+
         "from edvr_cli.cli import main\n"
         "sys.exit(main(sys.argv[2:]))\n"
     )

@@ -278,8 +278,13 @@ def test_subtitles_copied_to_mkv_and_reported_when_mp4_cannot_hold_them(tmp_path
 
     seen: list[str] = []
     writer = transcode(src, tmp_path / "out.mp4", on_warning=seen.append)
-    assert seen == writer.warnings and len(seen) == 1 and "subtitle" in seen[0]
-    assert packets(tmp_path / "out.mp4", "subtitle") == []
+    assert seen == writer.warnings == []  # converted, not dropped: said in the summary, not as a warning
+    assert writer.stream_summary == ["subtitle #2 subrip [eng] → mov_text (mp4 cannot hold subrip)"]
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        [sub] = container.streams.subtitles
+        assert sub.codec_context.name == "mov_text" and sub.language == "eng"
+        cues = [(round(float(p.pts * p.time_base), 3), bytes(p)[2:]) for p in container.demux(sub) if bytes(p)[2:]]
+    assert cues == [(0.1, b"Hello"), (0.5, b"World")]  # mov_text: a 16-bit length, the text; empty cues fill gaps
     assert packets(tmp_path / "out.mp4", "audio") == packets(src, "audio")
 
 

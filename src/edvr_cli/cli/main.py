@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
+from typing import Any
 
 import click
 
@@ -11,17 +13,24 @@ from edvr_cli import __version__
 from edvr_cli.errors import EDVRError, Interrupted, first_line
 from edvr_cli.guard import signals
 
+#: Commands that load torch: it is imported first, with signals held back (an import cut short by a
+#: signal can leave a half-initialised module behind, or swallow the signal).
+_HEAVY_COMMANDS = frozenset({"upscale", "deblur", "train", "eval", "compare"})
+
 
 class _Group(click.Group):
     """A click group whose commands end with one clear stderr line instead of a traceback."""
 
     def invoke(self, ctx: click.Context):
         try:
+            words = [*getattr(ctx, "_protected_args", []), *ctx.args]
+            if words and words[0] in _HEAVY_COMMANDS and not {"--help", "-h"} & set(words):
+                signals.import_deferred("numpy", "av", "torch")  # a signal now waits for the imports, then acts
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException):
             raise
         except EDVRError as exc:
-            click.echo(f"edvr: error: {exc}", err=True)
+            click.echo(f"edvr: error: {one_line(str(exc))}", err=True)
             raise click.exceptions.Exit(1) from None
         except KeyboardInterrupt as exc:
             raise click.exceptions.Exit(_interrupted(exc)) from None
@@ -55,8 +64,11 @@ def main(args: list[str] | None = None) -> int:
 
     SIGINT, SIGTERM and SIGHUP are routed to cleanup from the first moment on (exit 130/143/129).
     """
+    shown = warnings.showwarning
+    warnings.showwarning = _show_warning
     try:
         signals.install()
+        signals.raise_if_interrupted()
         rc = cli.main(args=args, prog_name="edvr", standalone_mode=False)
         return rc if isinstance(rc, int) else 0
     except click.exceptions.Exit as exc:
@@ -69,8 +81,22 @@ def main(args: list[str] | None = None) -> int:
         hint = ""
         if isinstance(exc, click.UsageError) and exc.ctx is not None:
             hint = f" (see '{exc.ctx.command_path} --help')"
-        click.echo(f"edvr: error: {exc.format_message()}{hint}", err=True)
+        click.echo(f"edvr: error: {one_line(exc.format_message())}{hint}", err=True)
         return exc.exit_code
+    finally:
+        warnings.showwarning = shown
+        signals.forget()
+
+
+def one_line(text: str) -> str:
+    """A message as one line: line breaks inside it (a file name with a newline) are shown escaped."""
+    return text.strip().replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Library warnings as one ``edvr: warning:`` line each (no source lines, no file names)."""
+    click.echo(f"edvr: warning: {one_line(str(message))}", err=True)
 
 
 def _register() -> None:

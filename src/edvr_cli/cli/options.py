@@ -99,3 +99,10 @@ def cluster_option(ctx: click.Context, param: click.Parameter, value: str | None
     if value in ("local", "auto") or re.match(r"^ray://[^\s/:]+(:\d+)?$", value):
         return value
     raise click.BadParameter(f"{value!r} is not local, auto or ray://HOST:PORT")
+
+
+def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """A value that, when given, is not empty (``--model ''`` is a mistake, not the default model)."""
+    if value is not None and not value.strip():
+        raise click.BadParameter("is empty")
+    return value

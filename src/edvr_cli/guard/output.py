@@ -33,6 +33,8 @@ TEMP_MARKER = ".edvr-tmp-"
 FRAME_FILE = re.compile(r"^\d{8}\.png$")
 _TEMP = re.compile(r"^\.edvr-tmp-(?P<id>[0-9a-f]{8})-(?P<pid>\d+)-[0-9a-f]{4}")
 _SUFFIX_MAX = 16
+#: The longest file name most file systems allow (bytes).
+NAME_MAX = 255
 
 Owned = Callable[[str], bool]
 
@@ -123,7 +125,10 @@ def _inside(child: Path, parent: Path) -> bool:
 
 
 def _foreign_entries(folder: Path, owned: Owned) -> list[str]:
-    return sorted(e.name for e in os.scandir(folder) if not owned(e.name) and not is_temporary(e.name))
+    """Entries edvr did not write: names it does not use, and folders under the names of its frame files."""
+    return sorted(e.name for e in os.scandir(folder)
+                  if not is_temporary(e.name)
+                  and (not owned(e.name) or (is_frame_file(e.name) and e.is_dir(follow_symlinks=False))))
 
 
 def check_output(
@@ -150,6 +155,11 @@ def check_output(
     if not str(target).strip():
         raise OutputError("the output path is empty")
     path = Path(target)
+    if not path.name:  # '.', '..', '/': the folder itself
+        path = path.resolve()
+    if len(os.fsencode(path.name)) > NAME_MAX:
+        raise OutputError(f"the output name '{path.name[:40]}...' is longer than file names can be "
+                          f"({len(os.fsencode(path.name))} bytes, at most {NAME_MAX})")
     resolved = path.resolve()
     try:
         st: os.stat_result | None = os.stat(path)
@@ -178,6 +188,9 @@ def check_output(
             raise OutputError(f"the output '{path}' is the input '{source}'; choose another output")
         if st is not None and stat.S_ISDIR(st.st_mode) and _inside(src_resolved, resolved):
             raise OutputError(f"the output folder '{path}' contains the input '{source}'; choose another output")
+        if st is not None and not stat.S_ISDIR(st.st_mode) and source.is_dir() and _inside(resolved, src_resolved):
+            raise OutputError(f"the output '{path}' is a file inside the input folder '{source}'; "
+                              "choose another output")
     if st is None:
         return path
     if stat.S_ISDIR(st.st_mode):
@@ -227,16 +240,20 @@ def move_into_place(temp: Path, target: Path, *, overwrite: bool, inputs: Iterab
             os.replace(parked, target.with_name(f"{target.name}.previous-{secrets.token_hex(2)}"))
 
 
-def describe_os_error(exc: OSError, target: Path) -> str:
-    """One line for a failure to create or write an output, naming the real path and what to do."""
-    where = target if target.parent.exists() else target.parent
+def describe_os_error(exc: OSError, target: Path, label: str | None = None) -> str | None:
+    """One line for a failure to create or write an output, naming the real folder and what to do
+    (``label``: the name the user gave, when ``target`` is a temporary); None for other errors."""
+    name = label or target.name
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return f"cannot write '{where}': permission denied (or read-only); choose an output folder you can write"
+        return (f"cannot write '{name}' in '{target.parent}': permission denied (or a read-only file system); "
+                "choose an output folder you can write")
     if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return f"no space left on device while writing '{target}'"
+        return f"no space left on device while writing '{name}' in '{target.parent}'"
     if exc.errno == errno.ENAMETOOLONG:
-        return f"the output name '{target.name}' is too long for the file system"
-    return f"cannot write '{target}': {exc.strerror or exc}"
+        return f"the output name '{name}' is too long for the file system"
+    if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        return f"cannot write '{name}': the folder '{target.parent}' cannot hold files"
+    return None
 
 
 @contextmanager
@@ -259,13 +276,15 @@ def guarded_output(
     inputs = list(inputs)
     path = check_output(target, overwrite=overwrite, inputs=inputs, folder=folder, owned=owned)
     remove_stale_temporaries(path)
+    made = _missing_parents(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         temp = temporary_sibling(path)
         if folder:
             temp.mkdir()
     except OSError as exc:
-        raise OutputError(describe_os_error(exc, path)) from None
+        _remove_empty(made)
+        raise OutputError(describe_os_error(exc, path) or f"cannot write '{path}': {exc.strerror or exc}") from None
     try:
         yield temp
         if not (temp.exists() or temp.is_symlink()):
@@ -274,7 +293,26 @@ def guarded_output(
     except BaseException:
         with signals_deferred():
             remove_path(temp)
+            _remove_empty(made)  # the folders made for this output, if nothing else went in
         raise
+
+
+def _missing_parents(path: Path) -> list[Path]:
+    """The folders above ``path`` that do not exist yet, deepest first."""
+    missing = []
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        missing.append(parent)
+        parent = parent.parent
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (something else went in) or gone: keep it
+            break
 
 
 def write_file(target: str | os.PathLike, data: bytes | str, *, overwrite: bool = False,

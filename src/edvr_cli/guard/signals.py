@@ -28,15 +28,39 @@ def _raise(signum: int, frame: FrameType | None) -> None:
 def raise_if_interrupted() -> None:
     """Re-raise a signal that a library turned into another exception (call in broad ``except`` clauses)."""
     if _received:
-        raise Interrupted(_received[-1])
+        signum = _received[-1]
+        _received.clear()
+        raise Interrupted(signum)
 
 
-def install() -> None:
-    """Route SIGINT, SIGTERM and SIGHUP to :class:`Interrupted` (main thread only; elsewhere a no-op)."""
+def forget() -> None:
+    """Drop the record of signals already acted on (a program that goes on after handling one)."""
+    _received.clear()
+
+
+def _note(signum: int, frame: FrameType | None) -> None:
+    _received.append(signum)
+
+
+def install(*, note_only: bool = False) -> None:
+    """Route SIGINT, SIGTERM and SIGHUP to :class:`Interrupted` (main thread only; elsewhere a no-op).
+
+    ``note_only`` (while the program is still importing) only records a signal; :func:`raise_if_interrupted`
+    acts on it once the program can unwind cleanly.
+    """
     if threading.current_thread() is not threading.main_thread():
         return
     for sig in HANDLED:
-        signal.signal(sig, _raise)
+        signal.signal(sig, _note if note_only else _raise)
+
+
+def import_deferred(*modules: str) -> None:
+    """Import ``modules`` with the handled signals held back; one that arrived meanwhile is raised after."""
+    import importlib
+
+    with signals_deferred():
+        for name in modules:
+            importlib.import_module(name)
 
 
 @contextmanager

@@ -17,9 +17,27 @@ from edvr_cli.errors import EDVRError, InputError, UsageError, WarningCallback, 
 from edvr_cli.jobs.limits import check_frame, explain_failure, queue_depth
 from edvr_cli.jobs.models import Models
 from edvr_cli.jobs.settings import RestoreSettings
-from edvr_cli.jobs.threads import END, Stop, Worker, get, put, send
+from edvr_cli.jobs.threads import END, Worker, get, put, send
 
 ProgressCallback = Callable[[int, "int | None"], None]
+
+
+def checked_frames(reader: Any, info: Any, offset: int = 0) -> Iterator[Any]:
+    """The reader's frames, each checked for size; a decoder failure becomes one :class:`InputError` line
+    naming the frame (its clip index: the reader's index plus ``offset``)."""
+    import av.error
+
+    index = offset
+    try:
+        for frame in reader:
+            index = frame.index + offset
+            check_frame(index, frame.rgb, info)
+            yield frame
+            index += 1
+    except EDVRError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as exc:
+        raise InputError(f"'{info.path.name}': decoding failed at frame {index}: {first_line(exc)}") from exc
 
 
 def output_size(info: Any, settings: RestoreSettings, model_scale: int) -> tuple[int, int]:
@@ -116,23 +134,12 @@ class Job:
     # -- threads -----------------------------------------------------------------------------------
     def decoder(self, reader: Any, decoded: queue.Queue, skip_before: int = 0) -> Worker:
         """A thread putting decoded frames (from clip index ``skip_before`` on) into ``decoded``."""
-        import av.error
-
         info, stop = self.info, self.stop
 
         def decode() -> None:
-            index = 0  # the frame being decoded
-            try:
-                for frame in reader:
-                    index = frame.index
-                    check_frame(index, frame.rgb, info)
-                    if index >= skip_before:
-                        put(decoded, frame, stop)
-                    index += 1
-            except (EDVRError, Stop):
-                raise
-            except (av.error.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as exc:
-                raise InputError(f"'{info.path.name}': decoding failed at frame {index}: {first_line(exc)}") from exc
+            for frame in checked_frames(reader, info):
+                if frame.index >= skip_before:
+                    put(decoded, frame, stop)
             put(decoded, END, stop)
 
         return Worker(decode, "edvr-decode")

@@ -24,11 +24,12 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from edvr_cli.errors import OutputBusyError, ResumeError
+from edvr_cli.errors import OutputBusyError, OutputError, ResumeError
 from edvr_cli.guard.output import remove_path
 
 #: Inputs with more frames than this (or an unknown count) are made resumable unless told otherwise.
@@ -52,6 +53,42 @@ def work_dir(output: str | os.PathLike) -> Path:
     if len(os.fsencode(name)) > NAME_MAX:
         name = f"{WORK_SUFFIX}-{hashlib.sha1(os.fsencode(output.name)).hexdigest()[:16]}"
     return output.with_name(name)
+
+
+_OWN_ENTRY = re.compile(
+    r"^(lock|manifest\.json|\.manifest\.json\.tmp|seg-\d{6}(\.part)?(\.[^/]*)?|assembly(\.[^/]*)?)$")
+_FRAME = re.compile(r"^\d{8}\.png$")
+
+
+def _own_entry(entry: os.DirEntry) -> bool:
+    """Whether an entry of a work folder is one edvr makes there (a segment folder holds only frames)."""
+    if not _OWN_ENTRY.match(entry.name):
+        return False
+    if entry.is_symlink():
+        return False
+    if entry.is_dir():
+        return entry.name.startswith(("seg-", "assembly")) and all(
+            _FRAME.match(e.name) and e.is_file(follow_symlinks=False) for e in os.scandir(entry.path))
+    return entry.is_file()
+
+
+def check_work_folder(path: Path) -> None:
+    """Refuse (even with --overwrite) a work folder path that is not edvr's: a link, a file, or a folder
+    holding anything edvr does not put there; the message names what it found."""
+    if path.is_symlink():
+        raise OutputError(f"'{path}' (where edvr keeps the segments of this output) is a link; "
+                          "remove it or choose another output name")
+    if not path.exists():
+        return
+    if not path.is_dir():
+        raise OutputError(f"'{path}' (where edvr keeps the segments of this output) is a file; "
+                          "remove it or choose another output name")
+    foreign = sorted(e.name for e in os.scandir(path) if not _own_entry(e))
+    if foreign:
+        more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
+        shown = ", ".join(f"'{n}'" for n in foreign[:3]) + more
+        raise OutputError(f"'{path}' is where edvr keeps the segments of this output, but it holds files edvr "
+                          f"did not write ({shown}); move them away or choose another output name")
 
 
 def segment_name(index: int, suffix: str, partial: bool = False) -> str:
@@ -175,6 +212,7 @@ class WorkFolder:
         """
         from filelock import FileLock, Timeout
 
+        check_work_folder(self.path)
         self.path.mkdir(parents=True, exist_ok=True)
         lock = FileLock(str(self.path / "lock"), timeout=0)
         try:
@@ -334,10 +372,11 @@ def remove_if_placed(output: str | os.PathLike) -> bool:
     """Remove the work folder of an output that is already in place (a run killed after its final rename)."""
     folder = work_dir(output)
     try:
+        check_work_folder(folder)
         data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         placed = data.get("assembly")
         st = os.stat(output)
-    except (OSError, ValueError, AttributeError):
+    except (OSError, ValueError, AttributeError, OutputError):
         return False
     if not isinstance(placed, dict) or (st.st_dev, st.st_ino) != (placed.get("dev"), placed.get("ino")):
         return False

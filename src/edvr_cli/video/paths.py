@@ -47,7 +47,12 @@ def is_image_file(path: str | Path) -> bool:
 def is_frame_folder_output(path: str | Path) -> bool:
     """Output rule: a path without a video extension (or an existing folder) receives PNG frames."""
     p = Path(path)
-    return p.is_dir() or not is_video_file(p)
+    try:
+        if p.is_dir():
+            return True
+    except OSError:  # a name too long to look up: not a folder that exists
+        pass
+    return not is_video_file(p)
 
 
 def list_images(folder: str | Path) -> list[Path]:

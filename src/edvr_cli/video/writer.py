@@ -267,6 +267,12 @@ class VideoWriter(_WarningSink):
                 with native_stderr() as said:
                     self._out.start_encoding()
             except (av.error.FFmpegError, ValueError) as e:
+                if isinstance(e, OSError) and e.errno:  # the file itself cannot be made: say where and why
+                    from edvr_cli.guard.output import describe_os_error
+
+                    why = describe_os_error(e, self.path, self.label)
+                    if why is not None:
+                        raise OutputError(why) from None
                 encoder_said = [line for line in said.text.splitlines() if line.strip()]
                 if encoder_said or "avcodec_open2" in str(e):
                     given = ", ".join(f"--{k} {v}" for k, v in (("crf", crf), ("preset", preset), ("pix-fmt", pix_fmt))

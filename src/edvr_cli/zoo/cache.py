@@ -198,6 +198,7 @@ def install(
     ``EDVRCheckpointError`` and nothing is written), then saved as canonical ``.safetensors``.
     """
     from edvr_cli.guard.output import (
+        check_output,
         remove_path,
         remove_stale_temporaries,
         temporary_sibling,
@@ -234,6 +235,7 @@ def install(
         metadata["edvr_registry"] = registry_name
     final, sidecar = model_file(name), sidecar_file(name)
     for target in (final, sidecar):
+        check_output(target, overwrite=True)  # never onto a device, FIFO or socket, or a folder
         remove_stale_temporaries(target)  # left by a run killed with SIGKILL
     weights_tmp, sidecar_tmp = temporary_sibling(final), temporary_sibling(sidecar)
     try:

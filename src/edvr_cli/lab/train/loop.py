@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -29,7 +30,7 @@ from typing import Any
 import torch
 
 from edvr_cli.engine.device import resolve_device
-from edvr_cli.errors import EDVRCheckpointError, InputError
+from edvr_cli.errors import EDVRCheckpointError, InputError, OutputError
 from edvr_cli.guard.output import check_output, guarded_output, write_file
 from edvr_cli.lab.degrade import Degradation, bicubic_up
 from edvr_cli.lab.metrics import psnr_tensor
@@ -256,6 +257,15 @@ def validate(model: EDVR, samples: list[tuple[torch.Tensor, torch.Tensor]], devi
     return sum(scores) / max(1, len(scores))
 
 
+#: What a run folder holds (a folder with anything else is not taken as one).
+_RUN_FILES = re.compile(r"^(last\.pt|options\.json|log\.jsonl|model\.safetensors|checkpoints|samples)$")
+
+
+def is_run_file(name: str) -> bool:
+    """Whether a name is one a training run writes into its folder."""
+    return _RUN_FILES.match(name) is not None
+
+
 def train(
     opts: TrainOptions,
     resume: str | Path | None = None,
@@ -310,6 +320,12 @@ def train(
     own_model_path = model_out is None
     # before any work: a --model-out that exists is replaced only with overwrite
     check_output(model_path, overwrite=overwrite or own_model_path, inputs=inputs)
+    # the run folder: never one holding the data (or inside it as a file), never one with files edvr did not write
+    check_output(out_dir, overwrite=True, inputs=[opts.data], folder=True, owned=is_run_file)
+    data = Path(opts.data)
+    if data.is_dir() and out_dir.resolve().is_relative_to(data.resolve()):
+        raise OutputError(f"the run folder '{out_dir}' is inside the training data '{data}'; its checkpoints "
+                          "would become training data. Choose another --out-dir")
     run_inputs: list[str | os.PathLike[str]] = [opts.data, *(p for p in (init_path,) if p is not None)]
 
     if opts.threads:
