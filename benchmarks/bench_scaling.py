@@ -85,9 +85,9 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames (under two minutes)")
     parser.add_argument("--no-ray", action="store_true", help="skip the local Ray cluster table")
-    parser.add_argument("--sleep-ms", type=float, default=40.0, help="stand-in device time per frame")
+    parser.add_argument("--sleep-ms", type=float, default=100.0, help="stand-in device time per frame")
     args = parser.parse_args(argv)
-    frames, segment = (240, 12) if args.quick else (960, 24)
+    frames, segment = (120, 10) if args.quick else (480, 20)
     print(machine_line())
     print(f"stand-in model: tiny EDVR + {args.sleep_ms:g} ms sleep per frame; {frames} frames of 32x24, "
           f"{segment}-frame segments, 1 thread per worker")

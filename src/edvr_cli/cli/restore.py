@@ -78,8 +78,9 @@ def restore_options(task: str):
                               "field = one frame per field (the rate doubled)."),
             click.option("--strict-streams", is_flag=True,
                          help="Refuse (before any work) to convert or drop any audio or subtitle stream."),
-            click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 256),
-                         help="Segments restored at once by local worker processes (one per GPU with --devices)."),
+            click.option("--workers", default=None, type=click.IntRange(1, 256),
+                         help="Segments restored at once: local worker processes, or Ray actors with --cluster "
+                              "[default: 1; on Ray one per GPU, else per CPU]."),
             click.option("--devices", default=None, metavar="DEV,DEV", callback=devices_option,
                          help="Devices of the workers, e.g. cuda:0,cuda:1 [default: every visible GPU]."),
             click.option("--cluster", default=None, metavar="ray://HOST:PORT|auto|local", callback=cluster_option,

@@ -79,7 +79,8 @@ class RayExecutor:
         devices: unused on Ray (each actor takes one GPU when the cluster has GPUs).
     """
 
-    def __init__(self, address: str, workers: int, devices: Sequence[str] = (), threads: int | None = None) -> None:
+    def __init__(self, address: str, workers: int | None, devices: Sequence[str] = (),
+                 threads: int | None = None) -> None:
         self.address = address
         self.workers = workers
         self.threads = threads
@@ -100,7 +101,7 @@ class RayExecutor:
 
     def _init(self, ray: Any, env: dict[str, Any]) -> None:
         if self.address == "local":
-            ray.init(num_cpus=max(self.workers, os.cpu_count() or 1), include_dashboard=False,
+            ray.init(num_cpus=max(self.workers or 1, os.cpu_count() or 1), include_dashboard=False,
                      _node_ip_address="127.0.0.1", log_to_driver=False, runtime_env=env, configure_logging=False)
         else:
             ray.init(address=self.address, log_to_driver=False, runtime_env=env, configure_logging=False)
@@ -121,7 +122,7 @@ class RayExecutor:
              on_frames: OnFrames, warn: Callable[[str], None]) -> None:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         cpus = int(ray.cluster_resources().get("CPU", 1))
-        n = self.workers if self.workers > 1 else (gpus or cpus)
+        n = self.workers or gpus or cpus
         n = max(1, min(n, len(specs)))
         ship = bool(os.environ.get(SHIP_ENV))
         source = None

@@ -101,6 +101,10 @@ class Job:
 
         s, info = self.settings, self.info
         label = "standard output" if str(self.dst) == "-" else self.dst.name
+        if str(path) == "-" or getattr(info, "is_pipe", False):
+            if extra.get("copy_streams", True) and str(path) == "-" and (info.has_audio or info.has_subtitles):
+                self.warn("standard output (YUV4MPEG2) carries video only; audio and subtitles are not written")
+            extra["copy_streams"] = False  # a pipe has nothing else to copy, a y4m stream cannot hold it
         writer = open_writer(path, info, self.out_width, self.out_height, codec=s.codec, crf=s.crf,
                              preset=s.preset, pix_fmt=s.pix_fmt, on_warning=self.warn, label=label,
                              progressive=self.deinterlacing, strict_streams=s.strict_streams, **extra)

@@ -110,8 +110,9 @@ def plan_run(input_path: str | os.PathLike, output_path: str | os.PathLike,
                 crf = f" crf {es.crf}" if es.crf is not None else ""
                 preset = f" preset {es.preset}" if es.preset else ""
                 lines.append(f"output: {dst.name}: {width}x{height}, encoder {es.codec}{crf}{preset}, {es.pix_fmt}")
-            for line in getattr(writer, "stream_summary", []) or []:
-                lines.append(f"streams: {line}")
+            plan = getattr(writer, "stream_plan", None)
+            for line in plan.lines() if plan is not None else []:
+                lines.append(f"stream: {line}")
             lines += [f"note: {w}" for w in warnings]
         finally:
             writer.abort()

@@ -20,7 +20,7 @@ from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, remove_if_placed, work_d
 
 def wants_resume(settings: RestoreSettings, num_frames: int | None, output: Path) -> bool:
     """Whether a run is resumable: as told, else for long (or unknown-length) inputs and unfinished runs."""
-    if settings.workers > 1 or settings.cluster:
+    if (settings.workers or 1) > 1 or settings.cluster:
         return True  # segments in a work folder are how parallel work is joined
     if settings.resume is not None:
         return settings.resume

@@ -67,7 +67,7 @@ def _index(job: Job) -> Any:
         index = frame_index(job.src, job.info)
         if index.seekable and index.frames:
             return index
-    if s.workers > 1 or s.cluster:
+    if (s.workers or 1) > 1 or s.cluster:
         job.warn(f"'{job.src.name}' cannot be cut into independent segments (no seekable timestamps); "
                  "it runs as one sequential pass")
     return None
@@ -96,8 +96,8 @@ def executor_for(job: Job, recipe: Any) -> Any:
         from edvr_cli.jobs.cluster import RayExecutor
 
         return RayExecutor(s.cluster, s.workers, list(s.devices or []), s.threads)
-    if s.workers > 1:
-        return ProcessExecutor(s.workers, worker_devices(job), s.threads)
+    if (s.workers or 1) > 1:
+        return ProcessExecutor(s.workers or 1, worker_devices(job), s.threads)
     return InlineExecutor(PieceMaker.from_models(recipe, job.models))
 
 

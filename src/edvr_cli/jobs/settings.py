@@ -36,7 +36,8 @@ class RestoreSettings:
         size: (width, height) to resample the output to (one side may be -1: kept in proportion).
         scale: output size as a multiple of the input size, 0 < scale <= the model's scale.
         dry_run: plan the run (streams, colour, encoder, tiles, segments) and write nothing.
-        workers: segments made at once by local worker processes (1: in this process).
+        workers: segments made at once: local worker processes (None or 1: in this process), or Ray
+            actors with ``cluster`` (None: one per GPU of the cluster, else one per CPU).
         devices: one device per worker (default: every visible GPU on CUDA, else the CPU).
         cluster: run the segments on Ray: ``ray://host:10001``, ``auto`` (this machine's cluster) or
             ``local`` (start one here).
@@ -71,7 +72,7 @@ class RestoreSettings:
     size: tuple[int, int] | None = None
     scale: float | None = None
     dry_run: bool = False
-    workers: int = 1
+    workers: int | None = None
     devices: tuple[str, ...] | None = None
     cluster: str | None = None
     deinterlace: str = "auto"

@@ -525,6 +525,7 @@ class StreamCopier:
         while True:
             packet = self._pending
             self._pending = None
+            fresh = packet is None  # a held-back packet was already placed on the span's timeline
             if packet is None:
                 try:
                     packet = next(self._packets, None)
@@ -539,7 +540,7 @@ class StreamCopier:
             if packet.size == 0:  # demuxer flush marker
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
-            if ts is not None and (self._span_start or self._span_end is not None):
+            if fresh and ts is not None and (self._span_start or self._span_end is not None):
                 t = ts * packet.time_base
                 if t < self._span_start:
                     continue  # before the span
