@@ -94,3 +94,11 @@ def test_strict_streams_refuses_before_any_work(tmp_path, capfd):
     lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
     assert rc != 0 and len(lines) == 1 and "mov_text" in lines[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
+def test_a_resumable_matroska_output_records_the_frame_rate(tmp_path):
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=10)
+    out = tmp_path / "o.mkv"
+    assert main(["upscale", str(src), str(out), "--resume", "--segment-frames", "4", *FAST]) == 0
+    with av.open(str(out)) as c:
+        assert c.streams.video[0].average_rate == 25  # not 1000 (the Matroska time base)

@@ -441,7 +441,7 @@ def test_input_errors_are_input_errors(tmp_path):
 
 # -- second hostile pass: work folders, inputs inside folders, names, environment ---------------------------
 
-@pytest.mark.parametrize("kind", ["user-folder", "symlink", "png-output", "fake-manifest"])
+@pytest.mark.parametrize("kind", ["user-folder", "symlink", "png-output", "fake-manifest", "edvr-like-names"])
 def test_a_folder_named_like_a_work_folder_is_never_emptied(tmp_path, clip, capfd, kind):
     work = work_dir(tmp_path / "o.mp4")
     precious = tmp_path / "important"
@@ -451,6 +451,10 @@ def test_a_folder_named_like_a_work_folder_is_never_emptied(tmp_path, clip, capf
         work.symlink_to(precious)
     elif kind == "png-output":
         assert main(["upscale", str(clip), str(work), *FAST]) == 0  # a frame folder that happens to have the name
+    elif kind == "edvr-like-names":  # files under edvr's names, but no manifest edvr wrote
+        work.mkdir()
+        (work / "manifest.json").write_text("{}")
+        (work / "seg-000000.mp4").write_text("precious")
     else:
         work.mkdir()
         (work / "precious.txt").write_text("mine")
@@ -549,3 +553,33 @@ def test_train_refuses_a_run_folder_holding_other_files_or_the_data(tmp_path, ca
         line = one_error_line(capfd.readouterr().err)
         assert rc != 0 and word in line, line
         assert snapshot(tmp_path) == before
+
+
+def test_an_input_named_like_a_stale_temporary_is_never_removed(tmp_path, clip, capfd):
+    from edvr_cli.guard.output import temporary_sibling
+
+    out = tmp_path / "o.mp4"
+    parts = temporary_sibling(out).name.split("-")
+    parts[3] = "999999"  # no such process: it would count as stale
+    odd = tmp_path / "-".join(parts)
+    odd.write_bytes(clip.read_bytes())
+    before = odd.read_bytes()
+    assert main(["upscale", str(odd), str(out), "--no-resume", *FAST]) == 0
+    assert odd.read_bytes() == before
+
+
+def test_the_current_folder_as_output_is_a_guard_message(tmp_path, clip, capfd, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    rc = main(["upscale", str(clip), ".", "--overwrite", *FAST])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc != 0 and "contains the input" in line
+
+
+def test_a_crop_border_larger_than_the_frame_is_one_line(tmp_path, capfd):
+    seq = tmp_path / "fr"
+    seq.mkdir()
+    for i in range(2):
+        _write_image(seq / f"{i}.png", pattern_rgb(i, 32, 24))
+    rc = main(["eval", "--pred", str(seq), "--gt", str(seq), "--crop-border", "1000"])
+    line = one_error_line(capfd.readouterr().err)
+    assert rc != 0 and "--crop-border" in line

@@ -208,3 +208,23 @@ def test_cluster_address_is_checked_when_parsed(tmp_path, capfd):
     rc = main(["upscale", str(src), str(tmp_path / "o.mkv"), "--cluster", "http://x", *COMMON])
     lines = [line for line in capfd.readouterr().err.splitlines() if line.strip()]
     assert rc != 0 and len(lines) == 1 and "--cluster" in lines[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("sig", [signal.SIGHUP, signal.SIGTERM])
+def test_a_signal_to_the_whole_group_mid_parallel_run_is_one_line(clip_and_reference, tmp_path, sig):
+    src, ref = clip_and_reference["hevc"]
+    out = tmp_path / "two.mkv"
+    args = [sys.executable, "-m", "edvr_cli", "upscale", str(src), str(out), "--workers", "2", *COMMON]
+    proc = subprocess.Popen(args, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    manifest = work_dir(out) / "manifest.json"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not (manifest.exists() and '"index"' in manifest.read_text()):
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        time.sleep(0.05)
+    os.killpg(proc.pid, sig)  # a closed terminal or a service stop reaches every process of the group
+    _, err = proc.communicate(timeout=120)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert proc.returncode == 128 + sig and len(lines) == 1 and lines[0].startswith("edvr: interrupted"), err
+    assert main(args[3:]) == 0  # the same command finishes the run
+    assert_same_video(out, ref)

@@ -9,9 +9,7 @@ Python API (names are imported on first use, so ``import edvr_cli`` does not loa
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
-
+TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing at start-up
 __version__ = "0.1.0"
 
 #: Public name -> module that defines it (PEP 562 lazy attributes).
@@ -76,7 +74,9 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> object:
+    import importlib
+
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'edvr_cli' has no attribute {name!r}")

@@ -21,7 +21,8 @@ def path_argument(ctx: click.Context, param: click.Parameter, value: str | None)
         raise click.BadParameter("the path is empty")
     if "\x00" in value:
         raise click.BadParameter("the path contains a NUL character")
-    return Path(value)
+    path = Path(value)
+    return path.resolve() if value != "-" and not path.name else path  # '.', '..': the folder, by its name
 
 
 def device_option(ctx: click.Context, param: click.Parameter, value: str) -> str:

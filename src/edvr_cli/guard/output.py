@@ -71,9 +71,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
-    """Remove temporaries of ``target`` whose process is gone (left by SIGKILL or a power cut)."""
+def remove_stale_temporaries(target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> list[Path]:
+    """Remove temporaries of ``target`` whose process is gone (left by SIGKILL or a power cut); never an input."""
     target = Path(target)
+    keep = {os.path.realpath(p) for p in inputs if str(p).strip()}
     wanted = _target_id(target)
     removed: list[Path] = []
     try:
@@ -85,6 +86,8 @@ def remove_stale_temporaries(target: str | os.PathLike) -> list[Path]:
         if m is None or m["id"] != wanted or _alive(int(m["pid"])):
             continue
         path = Path(entry.path)
+        if os.path.realpath(path) in keep:
+            continue
         remove_path(path)
         removed.append(path)
     return removed
@@ -275,7 +278,7 @@ def guarded_output(
     """
     inputs = list(inputs)
     path = check_output(target, overwrite=overwrite, inputs=inputs, folder=folder, owned=owned)
-    remove_stale_temporaries(path)
+    remove_stale_temporaries(path, inputs)
     made = _missing_parents(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

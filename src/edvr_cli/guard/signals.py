@@ -7,12 +7,14 @@
 from __future__ import annotations
 
 import signal
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from types import FrameType
 
 from edvr_cli.errors import Interrupted
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:  # pragma: no cover
+    from types import FrameType
 
 HANDLED = tuple(s for s in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)) if s is not None)
 
@@ -48,10 +50,11 @@ def install(*, note_only: bool = False) -> None:
     ``note_only`` (while the program is still importing) only records a signal; :func:`raise_if_interrupted`
     acts on it once the program can unwind cleanly.
     """
-    if threading.current_thread() is not threading.main_thread():
+    try:
+        for sig in HANDLED:
+            signal.signal(sig, _note if note_only else _raise)
+    except ValueError:  # not the main thread: signals are the main thread's to handle
         return
-    for sig in HANDLED:
-        signal.signal(sig, _note if note_only else _raise)
 
 
 def import_deferred(*modules: str) -> None:
@@ -66,6 +69,8 @@ def import_deferred(*modules: str) -> None:
 @contextmanager
 def signals_deferred() -> Iterator[None]:
     """Block the handled signals inside the block; one that arrived meanwhile is raised after it."""
+    import threading
+
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
         yield
         return

@@ -39,9 +39,10 @@ class _Actor:
     """A Ray actor's body: its models, loaded once; it makes pieces and says where they are."""
 
     def __init__(self, recipe: Recipe, device: str, threads: int | None, source: Any, host: str) -> None:
-        self.tmp = tempfile.mkdtemp(prefix="edvr-actor-")
+        self.tmp = ""  # made only to hold a shipped input or returned pieces; removed by close()
         self.ship = source is not None or socket.gethostname() != host or not os.path.exists(recipe.src)
         if source is not None:  # Ray hands an object-store argument over as its value (the input's bytes)
+            self.tmp = tempfile.mkdtemp(prefix="edvr-actor-")
             local = os.path.join(self.tmp, "input" + Path(recipe.src).suffix)
             with open(local, "wb") as f:
                 f.write(source)
@@ -53,6 +54,13 @@ class _Actor:
     def pid(self) -> int:
         return os.getpid()
 
+    def close(self) -> None:
+        """Remove this actor's temporary folder (the shipped input)."""
+        import shutil
+
+        if self.tmp:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
     def make(self, spec: SegmentSpec, part: str, ship_back: bool) -> tuple[Segment, bytes | None, int]:
         crash = os.environ.get("EDVR_TEST_CRASH_ONCE")  # tests: a worker dies mid-segment, once
         if crash and spec.index == 1 and not os.path.exists(crash):
@@ -60,6 +68,7 @@ class _Actor:
             os._exit(17)
         if not ship_back:
             return self.maker.make(spec, part), None, os.getpid()
+        self.tmp = self.tmp or tempfile.mkdtemp(prefix="edvr-actor-")
         local = os.path.join(self.tmp, Path(part).name)
         try:
             segment = self.maker.make(spec, local)
@@ -90,16 +99,22 @@ class RayExecutor:
         if ray.is_initialized():
             return
         env = {"env_vars": {k: v for k, v in os.environ.items() if k.startswith(("EDVR_", "OMP_"))}}
+        from edvr_cli.guard import signals
         from edvr_cli.video.stderr import native_stderr
 
         try:
-            with native_stderr():  # Ray's start-up notes: our stderr stays one line per event
+            # Ray's start-up notes are not ours to print; a signal meanwhile waits for our handler
+            with signals.signals_deferred(), native_stderr():
                 self._init(ray, env)
         except Exception as exc:  # noqa: BLE001 - connection errors come in many classes
             raise EDVRError(f"cannot reach the Ray cluster {self.address!r}: {first_line(exc)}") from None
+        finally:
+            signals.install()  # Ray's driver installs its own SIGTERM handler (a crash dump); ours cleans up
         self.started = True
 
     def _init(self, ray: Any, env: dict[str, Any]) -> None:
+        # the driver's signals are ours: Ray's fatal-signal handler would turn a SIGTERM into a crash dump
+        os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
         if self.address == "local":
             ray.init(num_cpus=max(self.workers or 1, os.cpu_count() or 1), include_dashboard=False,
                      _node_ip_address="127.0.0.1", log_to_driver=False, runtime_env=env, configure_logging=False)
@@ -151,8 +166,14 @@ class RayExecutor:
         for actor in actors:
             if pending:
                 submit(actor)
+        from edvr_cli.guard import signals
+
+        reasserted = False
         while running:
             ready, _ = ray.wait(list(running), num_returns=1)
+            if not reasserted:  # Ray's core worker puts its own fatal-signal handlers in place lazily
+                signals.install()
+                reasserted = True
             ref = ready[0]
             actor, spec = running.pop(ref)
             try:
@@ -179,4 +200,8 @@ class RayExecutor:
             if pending:
                 submit(actor)
         for actor in actors:
+            try:
+                ray.get(actor.close.remote(), timeout=30)
+            except Exception:  # noqa: BLE001 - an actor that died has nothing left to close
+                pass
             ray.kill(actor)

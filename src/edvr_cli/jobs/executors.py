@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from edvr_cli.errors import EDVRError
+from edvr_cli.guard.signals import signals_deferred
 from edvr_cli.jobs.piece import PieceMaker, Recipe
 from edvr_cli.jobs.segplan import SegmentSpec
 from edvr_cli.jobs.workfolder import Segment
@@ -95,13 +96,17 @@ class ProcessExecutor:
         todo = list(specs)
         tries = 0
         while todo:
-            devices = ctx.Queue()
-            for i in range(self.workers):
-                devices.put(self.devices[i % len(self.devices)])
-            ticks = ctx.Queue()
-            pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                       initargs=(recipe, devices, threads, ticks))
-            futures: dict[Future, SegmentSpec] = {pool.submit(_make_in_worker, s, str(part(s.index))): s for s in todo}
+            # the helper processes (workers, multiprocessing's resource tracker) start with the signals
+            # blocked: a signal to the process group is the driver's to handle; it ends them itself
+            with signals_deferred():
+                devices = ctx.Queue()
+                for i in range(self.workers):
+                    devices.put(self.devices[i % len(self.devices)])
+                ticks = ctx.Queue()
+                pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                           initargs=(recipe, devices, threads, ticks))
+                futures: dict[Future, SegmentSpec] = {
+                    pool.submit(_make_in_worker, s, str(part(s.index))): s for s in todo}
             done_specs: list[SegmentSpec] = []
             try:
                 while futures:

@@ -109,6 +109,8 @@ def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
         out = av.open(str(target), "w")
         try:
             video = out.add_stream_from_template(template)
+            if info.fps:  # the container's frame-rate field (Matroska's default duration), not 1 / time base
+                video.codec_context.framerate = info.fps
         except BaseException:
             out.close()
             raise

@@ -73,6 +73,8 @@ def restore_video(
     settings = settings or RestoreSettings()
     src = check_input(input_path)
     dst = Path(output_path)
+    if not dst.name and str(output_path) != "-":  # '.', '..': the folder itself, by its name
+        dst = dst.resolve()
     to_stdout = str(output_path) == "-"
     if not to_stdout:
         remove_if_placed(dst)  # a work folder whose output a killed run had already put in place

@@ -83,12 +83,24 @@ def check_work_folder(path: Path) -> None:
     if not path.is_dir():
         raise OutputError(f"'{path}' (where edvr keeps the segments of this output) is a file; "
                           "remove it or choose another output name")
-    foreign = sorted(e.name for e in os.scandir(path) if not _own_entry(e))
+    entries = list(os.scandir(path))
+    foreign = sorted(e.name for e in entries if not _own_entry(e))
+    if not foreign and any(e.name != "lock" for e in entries) and not _is_manifest(path / MANIFEST):
+        foreign = sorted(e.name for e in entries if e.name != "lock")  # no edvr manifest: none of it is edvr's
     if foreign:
         more = f" and {len(foreign) - 3} more" if len(foreign) > 3 else ""
         shown = ", ".join(f"'{n}'" for n in foreign[:3]) + more
         raise OutputError(f"'{path}' is where edvr keeps the segments of this output, but it holds files edvr "
                           f"did not write ({shown}); move them away or choose another output name")
+
+
+def _is_manifest(file: Path) -> bool:
+    """Whether ``file`` is a manifest edvr wrote (its format tag), not just a file of that name."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(data, dict) and data.get("format") == FORMAT
 
 
 def segment_name(index: int, suffix: str, partial: bool = False) -> str:

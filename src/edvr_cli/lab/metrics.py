@@ -18,6 +18,8 @@ from collections.abc import Iterable
 import numpy as np
 import torch
 
+from edvr_cli.errors import UsageError
+
 # MATLAB rgb2ycbcr, Y row, for RGB in [0, 1]: Y in [16, 235]
 _Y_FROM_RGB = np.array([65.481, 128.553, 24.966])
 
@@ -39,6 +41,8 @@ def _prepare(img, img2, crop_border: int, y_channel: bool) -> tuple[np.ndarray, 
         raise ValueError(f"image shapes differ: {a.shape} vs {b.shape}")
     if a.ndim == 2:
         a, b = a[..., None], b[..., None]
+    if crop_border and 2 * crop_border >= min(a.shape[0], a.shape[1]):
+        raise UsageError(f"--crop-border {crop_border} would remove the whole {a.shape[1]}x{a.shape[0]} frame")
     if crop_border:
         a = a[crop_border:-crop_border, crop_border:-crop_border]
         b = b[crop_border:-crop_border, crop_border:-crop_border]
