@@ -44,6 +44,8 @@ class _Group(click.Group):
 
 def _interrupted(exc: BaseException) -> int:
     """Say which signal stopped the run; the exit status is 128 + its number (130 for Ctrl-C)."""
+    if not isinstance(exc, Interrupted) and signals.last_received() is not None:
+        exc = Interrupted(signals.last_received() or 2)  # a library re-raised our signal as a KeyboardInterrupt
     code = exc.exit_code if isinstance(exc, Interrupted) else 130
     name = str(exc) if isinstance(exc, Interrupted) else "SIGINT"
     try:

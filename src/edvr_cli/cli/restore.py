@@ -25,6 +25,7 @@ from edvr_cli.cli.progress import FramesBar, echo_err, frame_progress, stderr_co
 from edvr_cli.engine.names import PRECISION_NAMES
 from edvr_cli.engine.windows import PADDINGS
 from edvr_cli.errors import EDVRError, Interrupted
+from edvr_cli.guard import signals
 from edvr_cli.jobs.settings import DEFAULT_MODELS, BatchItem, RestoreSettings
 from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, peek, work_dir
 
@@ -118,6 +119,8 @@ def _resume_hint(output: Path) -> Iterator[None]:
         kept = peek(output)
         if not kept or not kept[1]:
             raise
+        if not isinstance(exc, Interrupted) and signals.last_received() is not None:
+            exc = Interrupted(signals.last_received() or 2)  # a library re-raised our signal as KeyboardInterrupt
         name, code = (str(exc), exc.exit_code) if isinstance(exc, Interrupted) else ("SIGINT", 130)
         echo_err(f"edvr: interrupted ({name}); {kept[1]} finished frames of '{output.name}' are kept in "
                  f"'{work_dir(output).name}': run the same command again to continue")

@@ -35,6 +35,11 @@ def raise_if_interrupted() -> None:
         raise Interrupted(signum)
 
 
+def last_received() -> int | None:
+    """The last signal seen (a library may have turned it into a plain KeyboardInterrupt)."""
+    return _received[-1] if _received else None
+
+
 def forget() -> None:
     """Drop the record of signals already acted on (a program that goes on after handling one)."""
     _received.clear()

@@ -131,7 +131,11 @@ class RayExecutor:
             self._run(ray, recipe, specs, part, on_segment, on_frames, warn)
         finally:
             if self.started:
-                ray.shutdown()
+                from edvr_cli.guard import signals
+
+                with signals.signals_deferred():  # shutting Ray down resets handlers: ours come back after
+                    ray.shutdown()
+                    signals.install()
 
     def _run(self, ray: Any, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
              on_frames: OnFrames, warn: Callable[[str], None]) -> None:
