@@ -69,6 +69,19 @@ def _not_found(name: str, registry: Registry) -> ModelNotFoundError:
     )
 
 
+def _not_a_file(path: Path) -> str:
+    """Why ``path`` is no checkpoint file: missing, or a folder, FIFO, socket or device."""
+    import stat
+
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return f"no such checkpoint file: {path}"
+    kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
+            else "a socket" if stat.S_ISSOCK(mode) else "a device")
+    return f"{path} is {kind}, not a checkpoint file"
+
+
 def _import_only_error(entry: ModelEntry) -> ModelNotFoundError:
     return ModelNotFoundError(
         f"{entry.name} has no public download source ({entry.origin or 'import only'}); get {entry.file}"
@@ -205,7 +218,7 @@ def resolve_model(
         check_intact(cached, known)
         return ResolvedModel(cached.path, cached.name, known, "cache")
     if _looks_like_path(text):
-        raise ModelNotFoundError(f"no such checkpoint file: {text}")
+        raise ModelNotFoundError(_not_a_file(Path(text)))
     raise _not_found(text, reg)
 
 
@@ -289,7 +302,7 @@ def inspect_file(path: str | os.PathLike, *, registry: Registry | None = None) -
 
     path = Path(path).expanduser()
     if not path.is_file():
-        raise ModelNotFoundError(f"no such checkpoint file: {path}")
+        raise ModelNotFoundError(_not_a_file(path))
     raw = read_state_dict(path)
     canonical, config, naming = describe_state_dict(raw, path.name)
     params = sum(t.numel() for t in canonical.values())
