@@ -9,6 +9,15 @@ Python API (names are imported on first use, so ``import edvr_cli`` does not loa
 
 from __future__ import annotations
 
+import sys as _sys
+
+if _sys.argv and _sys.argv[0].endswith(("/edvr", "edvr_cli/__main__.py")):  # the `edvr` command starting
+    import signal as _signal
+
+    _early: list[int] = []
+    for _s in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):  # noted now, acted on when main() starts
+        _signal.signal(_s, lambda signum, frame: _early.append(signum))
+
 TYPE_CHECKING = False  # as typing.TYPE_CHECKING, without importing typing at start-up
 __version__ = "0.1.0"
 

@@ -90,6 +90,23 @@ def main(args: list[str] | None = None) -> int:
         signals.forget()
 
 
+def entry() -> None:
+    """The ``edvr`` console script: :func:`main`, then exit with its status.
+
+    After a signal the process ends at once (temporaries are already removed and the line printed):
+    an interpreter shutting down while decoder or encoder threads are still inside FFmpeg can crash.
+    """
+    code = main()
+    if code in (129, 130, 143):
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass
+        os._exit(code)
+    sys.exit(code)
+
+
 def one_line(text: str) -> str:
     """A message as one line: line breaks inside it (a file name with a newline) are shown escaped."""
     return text.strip().replace("\r", "\\r").replace("\n", "\\n")

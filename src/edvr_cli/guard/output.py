@@ -74,7 +74,7 @@ def _alive(pid: int) -> bool:
 def remove_stale_temporaries(target: str | os.PathLike, inputs: Iterable[str | os.PathLike] = ()) -> list[Path]:
     """Remove temporaries of ``target`` whose process is gone (left by SIGKILL or a power cut); never an input."""
     target = Path(target)
-    keep = {os.path.realpath(p) for p in inputs if str(p).strip()}
+    keep = [os.path.realpath(p) for p in inputs if str(p).strip()]
     wanted = _target_id(target)
     removed: list[Path] = []
     try:
@@ -86,8 +86,11 @@ def remove_stale_temporaries(target: str | os.PathLike, inputs: Iterable[str | o
         if m is None or m["id"] != wanted or _alive(int(m["pid"])):
             continue
         path = Path(entry.path)
-        if os.path.realpath(path) in keep:
-            continue
+        real = os.path.realpath(path)
+        if any(k == real or k.startswith(real + os.sep) for k in keep):
+            continue  # an input (or a folder holding one) that happens to have such a name
+        if entry.is_dir(follow_symlinks=False) and any(not is_frame_file(e.name) for e in os.scandir(path)):
+            continue  # our temporary folders hold only frames: this one is someone's
         remove_path(path)
         removed.append(path)
     return removed

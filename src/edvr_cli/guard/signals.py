@@ -60,6 +60,12 @@ def install(*, note_only: bool = False) -> None:
             signal.signal(sig, _note if note_only else _raise)
     except ValueError:  # not the main thread: signals are the main thread's to handle
         return
+    import edvr_cli
+
+    early = getattr(edvr_cli, "_early", None)  # noted while the package itself was being imported
+    if early:
+        _received.extend(early)
+        early.clear()
 
 
 def import_deferred(*modules: str) -> None:

@@ -104,12 +104,14 @@ class RayExecutor:
 
         try:
             # Ray's start-up notes are not ours to print; a signal meanwhile waits for our handler
-            with signals.signals_deferred(), native_stderr():
-                self._init(ray, env)
+            with signals.signals_deferred():
+                try:
+                    with native_stderr():
+                        self._init(ray, env)
+                finally:
+                    signals.install()  # Ray's driver puts its own SIGTERM handler in; ours goes back first
         except Exception as exc:  # noqa: BLE001 - connection errors come in many classes
             raise EDVRError(f"cannot reach the Ray cluster {self.address!r}: {first_line(exc)}") from None
-        finally:
-            signals.install()  # Ray's driver installs its own SIGTERM handler (a crash dump); ours cleans up
         self.started = True
 
     def _init(self, ray: Any, env: dict[str, Any]) -> None:
