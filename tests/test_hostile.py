@@ -583,3 +583,19 @@ def test_a_crop_border_larger_than_the_frame_is_one_line(tmp_path, capfd):
     rc = main(["eval", "--pred", str(seq), "--gt", str(seq), "--crop-border", "1000"])
     line = one_error_line(capfd.readouterr().err)
     assert rc != 0 and "--crop-border" in line
+
+
+def test_folders_named_like_stale_temporaries_are_kept_when_they_hold_inputs_or_other_files(tmp_path, clip):
+    from edvr_cli.guard.output import temporary_sibling
+
+    out = tmp_path / "o.mp4"
+    parts = temporary_sibling(out).name.split("-")
+    parts[3] = "999999"  # a process that is gone
+    holder = tmp_path / "-".join(parts)
+    holder.mkdir()
+    (holder / "in.mp4").write_bytes(clip.read_bytes())
+    other = tmp_path / ("-".join(parts[:-1]) + "-beef.mp4")
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    assert main(["upscale", str(holder / "in.mp4"), str(out), "--no-resume", *FAST]) == 0
+    assert (holder / "in.mp4").read_bytes() == clip.read_bytes() and (other / "keep.txt").read_text() == "mine"
