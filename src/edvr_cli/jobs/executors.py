@@ -99,6 +99,7 @@ class ProcessExecutor:
             # the helper processes (workers, multiprocessing's resource tracker) start with the signals
             # blocked: a signal to the process group is the driver's to handle; it ends them itself
             with signals_deferred():
+                _quiet_resource_tracker()
                 devices = ctx.Queue()
                 for i in range(self.workers):
                     devices.put(self.devices[i % len(self.devices)])
@@ -132,6 +133,17 @@ class ProcessExecutor:
                     raise EDVRError(f"a worker process died {tries} times; segments {[s.index for s in todo]} "
                                     "could not be made")
                 warn(f"a worker process died; running {len(todo)} segment(s) again")
+
+
+def _quiet_resource_tracker() -> None:
+    """Start multiprocessing's resource tracker with its stderr elsewhere: after an interrupted run it
+    would print a warning about the queues' semaphores on ours (they are freed with the processes)."""
+    from multiprocessing import resource_tracker
+
+    from edvr_cli.video.stderr import native_stderr
+
+    with native_stderr():
+        resource_tracker.ensure_running()
 
 
 def _drain_ticks(ticks: Any, on_frames: OnFrames) -> None:
