@@ -1,13 +1,12 @@
 """A frame index of a video: every frame's presentation time and the keyframes, read by demuxing only.
 
-Segments of one input are decoded independently by seeking (:mod:`edvr_cli.video.seek`); they need
-the exact frame count and which frame each presentation time is. Demuxing touches no pixels: a
-two-hour film's index takes seconds.
+Segments of one input are decoded independently (a :class:`~edvr_cli.video.reader.FrameReader` span
+seeks to them); the plan needs the exact frame count and each frame's time. Demuxing touches no
+pixels: a two-hour film's index takes seconds.
 """
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -39,16 +38,6 @@ class FrameIndex:
     def seconds(self, index: int) -> Fraction:
         """Time of frame ``index`` from the first frame, in seconds (how a reader's span is given)."""
         return Fraction(self.pts[index] - self.pts[0]) * self.time_base
-
-    def position(self, pts: int) -> int | None:
-        """The frame index of a presentation time (None if no frame has it)."""
-        i = bisect.bisect_left(self.pts, pts)
-        return i if i < len(self.pts) and self.pts[i] == pts else None
-
-    def keyframe_before(self, index: int, skip: int = 0) -> int | None:
-        """The ``skip``-th keyframe (0 = the last) at or before frame ``index``; None when there is none."""
-        at = bisect.bisect_right(self.keyframes, self.pts[index]) - 1 - skip
-        return self.keyframes[at] if at >= 0 else None
 
 
 def frame_index(path: str | Path, info: VideoInfo) -> FrameIndex:
