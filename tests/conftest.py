@@ -40,3 +40,14 @@ def backend():
     previous = dcn_module._backend
     yield set_dcn_backend
     dcn_module._backend = previous
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread: on a busy machine several threads spin against each other (10-50x slower)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

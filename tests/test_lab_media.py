@@ -30,12 +30,7 @@ TINY: dict[str, Any] = {"num_feat": 8, "num_frame": 3, "deformable_groups": 2, "
                         "num_reconstruct_block": 1}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pipeline_quantise(rgb: np.ndarray) -> np.ndarray:

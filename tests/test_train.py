@@ -38,13 +38,7 @@ def photos(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a busy machine several threads spin against each other (10-50x slower)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _opts(data: Path, out: Path, **kw) -> TrainOptions:

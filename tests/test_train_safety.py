@@ -46,12 +46,7 @@ def photos(tmp_path_factory) -> Path:
     return root
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _opts(data: Path, out: Path, **kw) -> TrainOptions:

@@ -138,15 +138,26 @@ class _UrlHandle:
                 first_start=self.start,
             )
             first = None
-            digest = sha256_file(partial)
-            if hash_matches(digest, expected):
-                os.replace(partial, target)
-                return Fetched(target, self.label, digest, owned=True)
-            partial.unlink()
+            fetched, digest = _place_if_verified(partial, target, self.label, expected)
+            if fetched is not None:
+                return fetched
             if resumed and not fresh:
                 continue  # the earlier partial file may have been the bad part: once more from scratch
             raise checksum_failure(self.label, digest, expected)
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _place_if_verified(partial: Path, target: Path, label: str, expected: str | None) -> tuple[Fetched | None, str]:
+    """Rename a downloaded file onto ``target`` when its hash is the expected one; else delete it.
+
+    Returns the fetched file (None when the hash did not match) and the file's SHA-256.
+    """
+    digest = sha256_file(partial)
+    if hash_matches(digest, expected):
+        os.replace(partial, target)
+        return Fetched(target, label, digest, owned=True), digest
+    partial.unlink()
+    return None, digest
 
 
 class _DriveHandle:
@@ -166,11 +177,9 @@ class _DriveHandle:
         for fresh in (False, True):
             resumed = partial.exists() or bool(gdrive.part_files(partial))
             gdrive.fetch(self.file_id, partial, timeout=self.timeout, on_progress=on_progress)
-            digest = sha256_file(partial)
-            if hash_matches(digest, expected):
-                os.replace(partial, target)
-                return Fetched(target, self.label, digest, owned=True)
-            partial.unlink()
+            fetched, digest = _place_if_verified(partial, target, self.label, expected)
+            if fetched is not None:
+                return fetched
             if resumed and not fresh:
                 continue
             raise checksum_failure(self.label, digest, expected)
