@@ -21,13 +21,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
+from edvr_cli.engine.colour import cpu_rows, frame_to_device, pad_frame, rgb_to_planes, unpack
 from edvr_cli.engine.device import PRECISIONS, auto_batch
 from edvr_cli.engine.resize import resample
 from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles
 from edvr_cli.engine.windows import lookahead, window_indices
 from edvr_cli.model.arch import EDVR
+from edvr_cli.video.planes import PlaneLayout, YUVFrame
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +78,10 @@ class StreamRestorer:
         batch: centre frames per forward; None = automatic (:func:`auto_batch`; 1 when that many
             windows would not fit whole, or after a CUDA out-of-memory error).
         out_bits: 8 -> uint8 output, 16 -> uint16 (for >8-bit encoding).
+        out_size: (height, width) to resample each output to (antialiased bicubic); None keeps
+            the model's size.
+        out_layout: yield :class:`~edvr_cli.video.planes.YUVFrame` planes in this layout,
+            converted on the device (:mod:`edvr_cli.engine.colour`), instead of RGB arrays.
         cache_features: reuse each frame's features across windows (same result, less work).
         compile: run the network's two halves through ``torch.compile`` (the first frames pay
             the compilation; shapes are static: the fusion half compiles once per stream (the
@@ -110,6 +115,7 @@ class StreamRestorer:
         pin_memory: bool | None = None,
         profile: bool = False,
         out_size: tuple[int, int] | None = None,
+        out_layout: PlaneLayout | None = None,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose fp32, fp16 or bf16")
@@ -123,6 +129,7 @@ class StreamRestorer:
         self.batch = auto_batch(self.device) if batch is None else max(1, int(batch))
         self.out_bits = out_bits
         self.out_size = out_size  # (height, width) to resample the output to; None keeps the model's size
+        self.out_layout = out_layout
         self.cache_features = cache_features
         if channels_last is None:
             channels_last = self.device.type == "cpu" or (self.device.type == "cuda" and precision != "fp32")
@@ -184,8 +191,11 @@ class StreamRestorer:
                 norm[:, t.y0 * s:t.y1 * s, t.x0 * s:t.x1 * s] += w
             self._inv_norm = 1 / norm
 
-    def _to_device(self, frame: np.ndarray | torch.Tensor) -> torch.Tensor:
-        """(H, W, 3) uint8 / uint16 / float array -> padded (3, Hp, Wp) float32 on the device."""
+    def _to_device(self, frame: np.ndarray | torch.Tensor | YUVFrame) -> torch.Tensor:
+        """(H, W, 3) uint8 / uint16 / float array, or YUV planes -> padded (3, Hp, Wp) float32 on the device."""
+        hp, wp = self.padded_size
+        if isinstance(frame, YUVFrame):
+            return pad_frame(frame_to_device(frame, self.device, self.pin_memory), hp, wp)
         t = torch.as_tensor(frame)
         if t.dtype == torch.uint16:
             t = t.to(torch.int32)
@@ -199,12 +209,7 @@ class StreamRestorer:
             t = t.float() / 65535.0
         else:
             t = t.float()
-        t = t.permute(2, 0, 1)
-        h, w = self.frame_size
-        hp, wp = self.padded_size
-        if (hp, wp) != (h, w):
-            t = F.pad(t.unsqueeze(0), (0, wp - w, 0, hp - h), mode="replicate").squeeze(0)
-        return t
+        return pad_frame(t.permute(2, 0, 1), hp, wp)
 
     def _autocast(self):
         if self.precision == "fp32":
@@ -287,36 +292,50 @@ class StreamRestorer:
     def _quantize(self, out: torch.Tensor):
         """Quantise a batch (b, 3, s*Hp, s*Wp) on the device and start its copy to the host.
 
-        Returns what :meth:`_finish` turns into arrays: with pinned memory the copy is
+        Returns what :meth:`_finish` turns into frames: with pinned memory the copy is
         non-blocking and an event marks its completion, so the next batch can be queued first.
+        With an output layout the batch leaves the device as packed YUV planes.
         """
         h, w = self.frame_size
         s = self.model.scale
+        out = out[:, :, :h * s, :w * s]
+        size = self.out_size or (int(out.shape[-2]), int(out.shape[-1]))
+
+        def convert(out: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                if self.out_size is not None and tuple(out.shape[-2:]) != self.out_size:
+                    out = resample(out.clamp(0, 1), self.out_size)  # clamped again below: bicubic overshoots
+                if self.out_layout is not None:
+                    rows = cpu_rows(size[1]) if self.device.type == "cpu" else None
+                    return rgb_to_planes(out, self.out_layout, rows)
+                out = out.clamp(0, 1)
+                if self.out_bits > 8:
+                    q = (out * 65535).round().to(torch.int32)
+                else:
+                    q = (out * 255).round().to(torch.uint8)
+                return q.permute(0, 2, 3, 1).contiguous()  # (b, s*H, s*W, 3); no copy for channels-last
+
         with self._stage("quantise"):
-            out = out[:, :, :h * s, :w * s].clamp(0, 1)
-            if self.out_size is not None and tuple(out.shape[-2:]) != self.out_size:
-                out = resample(out, self.out_size).clamp(0, 1)  # bicubic overshoots at edges
-            if self.out_bits > 8:
-                q = (out * 65535).round().to(torch.int32)
-            else:
-                q = (out * 255).round().to(torch.uint8)
-            q = q.permute(0, 2, 3, 1).contiguous()  # (b, s*H, s*W, 3); no copy for channels-last
+            q = convert(out)
             if self.pin_memory:
                 host = torch.empty(q.shape, dtype=q.dtype, pin_memory=True)
                 host.copy_(q, non_blocking=True)
                 event = torch.cuda.Event()
                 event.record()
-                return host, event
-            return q.cpu(), None
+                return host, event, size
+            return q.cpu(), None, size
 
-    def _finish(self, pending) -> Iterator[np.ndarray]:
-        """The arrays of a batch started by :meth:`_quantize`, once its copy has landed."""
-        host, event = pending
+    def _finish(self, pending) -> Iterator[np.ndarray | YUVFrame]:
+        """The frames of a batch started by :meth:`_quantize`, once its copy has landed."""
+        host, event, (h, w) = pending
         if event is not None:
             event.synchronize()
         arrays = host.numpy()
         for a in arrays:
-            yield a.astype(np.uint16) if self.out_bits > 8 else a
+            if self.out_layout is not None:
+                yield unpack(a, self.out_layout, h, w)
+            else:
+                yield a.astype(np.uint16) if self.out_bits > 8 else a
 
     def _run_with_oom_retry(self, slots: dict[int, _Slot], windows: list[list[int]]) -> torch.Tensor:
         while True:
@@ -348,9 +367,11 @@ class StreamRestorer:
 
     # -- the stream --------------------------------------------------------------------------------
     def run(
-        self, frames: Iterable[np.ndarray | torch.Tensor], *, first_index: int = 0, start: int = 0
-    ) -> Iterator[np.ndarray]:
-        """Yield one quantised (s*H, s*W, 3) array per input (H, W, 3) frame, in order.
+        self, frames: Iterable[np.ndarray | torch.Tensor | YUVFrame], *, first_index: int = 0, start: int = 0
+    ) -> Iterator[np.ndarray | YUVFrame]:
+        """Yield one quantised (s*H, s*W, 3) array (or YUV planes, with ``out_layout``) per input frame, in order.
+
+        Frames are (H, W, 3) RGB arrays or decoded YUV planes (converted on the device).
 
         A stream resumed mid-clip gives ``first_index``, the clip index of its first frame, and
         ``start``, the first centre to output: windows use clip indices, so the outputs equal the

@@ -31,7 +31,7 @@ def checked_frames(reader: Any, info: Any, offset: int = 0) -> Iterator[Any]:
     try:
         for frame in reader:
             index = frame.index + offset
-            check_frame(index, frame.rgb, info)
+            check_frame(index, frame.image, info)
             yield frame
             index += 1
     except EDVRError:
@@ -81,14 +81,20 @@ class Job:
         frame_bytes = max(info.width * info.height * 12, self.out_width * self.out_height * 6)
         self.depth = queue_depth(frame_bytes)
 
-    def restorers(self, out_bits: int) -> list[StreamRestorer]:
-        """Stage 1 (and stage 2): each a streaming restorer; 8 bits between the stages, as the original."""
+    def restorers(self, writer: Any) -> list[StreamRestorer]:
+        """Stage 1 (and stage 2): each a streaming restorer; 8 bits between the stages, as the original.
+
+        The last one hands ``writer`` what it takes: YUV planes converted on the device when it takes
+        them (:attr:`~edvr_cli.video.writer.VideoWriter.plane_layout`), else RGB of its depth.
+        """
+        out_bits = 16 if writes_high_depth(writer, self.info) else 8
         s, m = self.settings, self.models
         common: dict[str, Any] = dict(device=m.device, precision=m.precision, tile=self.tile, compile=s.compile,
                                       channels_last=s.channels_last, tile_overlap=s.tile_overlap, batch=s.batch)
         size = (self.out_height, self.out_width)
         resized = size != (self.info.height * m.scale, self.info.width * m.scale)
-        last: dict[str, Any] = dict(out_bits=out_bits, out_size=size if resized else None)
+        last: dict[str, Any] = dict(out_bits=out_bits, out_size=size if resized else None,
+                                    out_layout=getattr(writer, "plane_layout", None))
         if m.stage2 is None:
             return [StreamRestorer(m.stage1.model, m.stage1.padding, **last, **common)]
         return [

@@ -50,9 +50,9 @@ def check_frame_size(width: int, height: int, scale: int = 1) -> None:
         )
 
 
-def check_frame(index: int, rgb, info) -> None:
+def check_frame(index: int, image, info) -> None:
     """Refuse a decoded frame whose size is not the video's (the stream changed size mid-way)."""
-    h, w = rgb.shape[:2]
+    h, w = image.shape[:2]
     if (h, w) != (info.height, info.width):
         raise FrameSizeError(
             f"'{info.path.name}': frame {index} is {w}x{h} but the video began at {info.width}x{info.height}; "

@@ -113,7 +113,7 @@ class PieceMaker:
     def make(self, spec: SegmentSpec, part: str | os.PathLike, on_frame: Callable[[], None] | None = None,
              warn: Callable[[str], None] | None = None) -> Segment:
         """Restore and encode segment ``spec`` into the piece file ``part``; returns it as a finished segment."""
-        from edvr_cli.jobs.job import Job, checked_frames, writes_high_depth
+        from edvr_cli.jobs.job import Job, checked_frames
         from edvr_cli.video.reader import FrameReader
 
         r = self.recipe
@@ -125,10 +125,9 @@ class PieceMaker:
                              context_before=spec.first - start, context_after=stop - spec.stop)
         writer = job.open_writer(Path(part), copy_streams=False)
         try:
-            out_bits = 16 if writes_high_depth(writer, r.info) else 8
-            stream: Any = (f.rgb for f in checked_frames(reader, r.info, offset=spec.first))
+            stream: Any = (f.image for f in checked_frames(reader, r.info, offset=spec.first))
             first = start
-            for j, restorer in enumerate(job.restorers(out_bits)):
+            for j, restorer in enumerate(job.restorers(writer)):
                 out_start = max(0, spec.first - sum(r.aheads[j + 1:]))
                 stream = restorer.run(stream, first_index=first, start=out_start)
                 first = out_start

@@ -10,7 +10,7 @@ from typing import Any
 
 from edvr_cli.errors import InputError
 from edvr_cli.guard.output import guarded_output
-from edvr_cli.jobs.job import Job, writes_high_depth
+from edvr_cli.jobs.job import Job
 from edvr_cli.jobs.threads import END, Worker, get
 
 
@@ -33,7 +33,6 @@ def run_plain(job: Job) -> int:
 
 
 def _pass(job: Job, reader: Any, writer: Any) -> None:
-    out_bits = 16 if writes_high_depth(writer, job.info) else 8
     decoded: queue.Queue = queue.Queue(job.depth)
     encoded: queue.Queue = queue.Queue(job.depth)
     timing: deque = deque()
@@ -42,7 +41,7 @@ def _pass(job: Job, reader: Any, writer: Any) -> None:
     def frames_in() -> Iterator[Any]:
         for item in job.frames(decoded, decoder):
             timing.append((item.pts, item.time_base))
-            yield item.rgb
+            yield item.image
 
     def encode() -> None:
         while True:
@@ -58,7 +57,7 @@ def _pass(job: Job, reader: Any, writer: Any) -> None:
     encoder.start()
     try:
         stream: Iterable = frames_in()
-        for restorer in job.restorers(out_bits):
+        for restorer in job.restorers(writer):
             stream = restorer.run(stream)
         for out in stream:
             pts, tb = timing.popleft()

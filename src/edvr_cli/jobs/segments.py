@@ -17,7 +17,7 @@ from edvr_cli import __version__
 from edvr_cli.engine.windows import lookahead
 from edvr_cli.errors import InputError, JoinError, ResumeError
 from edvr_cli.guard.output import move_into_place
-from edvr_cli.jobs.job import Job, writes_high_depth
+from edvr_cli.jobs.job import Job
 from edvr_cli.jobs.join import assemble
 from edvr_cli.jobs.threads import END, Worker, get
 from edvr_cli.jobs.workfolder import SHORTEST_TAIL, Segment, WorkFolder, input_identity
@@ -192,8 +192,7 @@ def _segments(job: Job, work: WorkFolder) -> None:
     with job.reader() as reader:
         writer = job.open_writer(work.part_path(first_segment), copy_streams=False)
         try:
-            out_bits = 16 if writes_high_depth(writer, job.info) else 8
-            restorers = job.restorers(out_bits)
+            restorers = job.restorers(writer)
         except BaseException:
             writer.abort()
             raise
@@ -323,7 +322,7 @@ class Tape:
         """RGB of frames ``[start, stop)``, fewer at the clip's end."""
         for i in range(start, stop):
             if i in self._held:
-                yield self._held[i].rgb
+                yield self._held[i].image
                 continue
             if i < self._next:
                 raise RuntimeError(f"frame {i} is no longer held")  # a bug in the segment bookkeeping
@@ -332,7 +331,7 @@ class Tape:
                 frame = self._pull()
             if frame is None:
                 return
-            yield frame.rgb
+            yield frame.image
 
 
 class SegmentSink:

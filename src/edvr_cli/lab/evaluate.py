@@ -18,6 +18,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -132,7 +133,7 @@ def model_runner(spec: str | Path, device: str = "auto", padding: str | None = N
 
     def restore(frames: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
         restorer = StreamRestorer(model, pad, device=dev, precision=prec, tile=tile, batch=batch)
-        yield from restorer.run(_check_sizes(frames, model))
+        yield from cast(Iterator[np.ndarray], restorer.run(_check_sizes(frames, model)))  # no out_layout: RGB
 
     return Runner(described.name, described.scale, described.num_frame, restore, pad)
 

@@ -147,7 +147,7 @@ def resolve_color(
     return ColorInfo(matrix, color_range, primaries, trc, matrix_tagged, range_tagged)
 
 
-def _levels(bits: int, full_range: bool) -> tuple[float, float, float, float]:
+def levels(bits: int, full_range: bool) -> tuple[float, float, float, float]:
     """(luma offset, luma scale, chroma offset, chroma scale) in code values for ``bits``."""
     if full_range:
         peak = float((1 << bits) - 1)
@@ -227,7 +227,7 @@ def yuv_to_rgb(
         matrix: AVColorSpace code (a key of :data:`LUMA_COEFFS`).
         full_range: JPEG (full) rather than MPEG (limited) levels.
     """
-    y_off, y_scale, c_off, c_scale = _levels(bits, full_range)
+    y_off, y_scale, c_off, c_scale = levels(bits, full_range)
     height, width = y.shape
     luma = (y.astype(np.float32) - y_off) * np.float32(1.0 / y_scale)
     rgb = np.empty((height, width, 3), np.float32)
@@ -272,7 +272,7 @@ def rgb_to_yuv(
         scale = 1.0 / 255.0
     elif rgb.dtype == np.uint16:
         scale = 1.0 / 65535.0
-    y_off, y_scale, c_off, c_scale = _levels(bits, full_range)
+    y_off, y_scale, c_off, c_scale = levels(bits, full_range)
     peak = (1 << bits) - 1
     dtype = np.uint8 if bits <= 8 else np.uint16
 

@@ -1,4 +1,4 @@
-"""Frame conversion: decoded ``av.VideoFrame`` -> RGB float32, and RGB integers -> encoder frames."""
+"""Frame conversion: decoded ``av.VideoFrame`` -> planes or RGB float32; planes or RGB integers -> encoder frames."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from av.video.reformatter import ColorRange, Interpolation, VideoReformatter
 
 from edvr_cli.video.colour import SWS_COLORSPACE, ColorInfo, rgb_to_yuv, yuv_to_rgb
 from edvr_cli.video.formats import describe_pix_fmt, yuv_pix_fmt
+from edvr_cli.video.planes import PlaneLayout, YUVFrame
 
 # Only for layouts numpy does not write (NV12, packed, RGB encoders): ACCURATE_RND makes
 # swscale's RGB -> YUV round like the float formulas; without it levels drift by up to 3.
@@ -20,6 +21,42 @@ def plane_array(plane: av.video.plane.VideoPlane, bits: int) -> np.ndarray:
     stride = plane.line_size // dtype.itemsize
     flat = np.frombuffer(memoryview(plane), dtype=dtype, count=stride * plane.height)
     return flat.reshape(plane.height, stride)[:, : plane.width]
+
+
+def frame_to_planes(frame: av.VideoFrame, color: ColorInfo) -> YUVFrame | None:
+    """The planes of a planar YUV or grey frame (views of its buffers), or ``None`` for other layouts."""
+    fmt = describe_pix_fmt(frame.format.name)
+    if not fmt.planar_le or fmt.is_rgb:
+        return None
+    planes = [plane_array(p, fmt.bit_depth) for p in frame.planes]
+    u, v = (None, None) if fmt.chroma == "gray" else (planes[1], planes[2])
+    return YUVFrame(planes[0], u, v, fmt.bit_depth, color.matrix, color.full_range)
+
+
+def plane_layout(pix_fmt: str, color: ColorInfo) -> PlaneLayout | None:
+    """The layout :func:`planes_to_frame` fills for ``pix_fmt`` (planar YUV), or ``None`` (others take RGB)."""
+    out = describe_pix_fmt(pix_fmt)
+    if not (out.is_yuv and out.planar_le):
+        return None
+    return PlaneLayout(out.bit_depth, out.sub_x, out.sub_y, color.matrix, color.full_range)
+
+
+def planes_to_frame(yuv: YUVFrame, pix_fmt: str, color: ColorInfo) -> av.VideoFrame:
+    """Encoder-ready frame in ``pix_fmt`` from planes in its :func:`plane_layout`, tagged with ``color``."""
+    out = describe_pix_fmt(pix_fmt)
+    frame = av.VideoFrame(yuv.shape[1], yuv.shape[0], pix_fmt)
+    planes = yuv.planes
+    if len(planes) != len(frame.planes) or yuv.bits != out.bit_depth:
+        raise ValueError(f"{len(planes)} planes of {yuv.bits} bits do not fill a {pix_fmt} frame")
+    for plane, values in zip(frame.planes, planes, strict=True):
+        view = plane_array(plane, out.bit_depth)
+        if view.shape != values.shape:
+            raise ValueError(f"a {values.shape[1]}x{values.shape[0]} plane does not fill a {pix_fmt} frame's "
+                             f"{view.shape[1]}x{view.shape[0]} one")
+        view[...] = values
+    frame.colorspace = color.matrix
+    frame.color_range = color.range
+    return frame
 
 
 def frame_to_rgb(frame: av.VideoFrame, color: ColorInfo, reformatter: VideoReformatter | None = None) -> np.ndarray:

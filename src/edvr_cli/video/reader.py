@@ -33,6 +33,7 @@ from collections import deque
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 
@@ -43,9 +44,10 @@ from av.video.reformatter import VideoReformatter
 
 from edvr_cli.errors import InputError, SpanError, UsageError, WarningCallback, first_line
 from edvr_cli.video.colour import ColorInfo
-from edvr_cli.video.convert import frame_to_rgb
+from edvr_cli.video.convert import frame_to_planes, frame_to_rgb
 from edvr_cli.video.filters import Deinterlacer
 from edvr_cli.video.pipes import PipeSource, is_stdin, open_stdin
+from edvr_cli.video.planes import YUVFrame
 from edvr_cli.video.probe import VideoInfo, frame_color, open_input, probe, video_stream
 from edvr_cli.video.span import TimeLike, check_span, format_time
 
@@ -67,8 +69,9 @@ class Frame:
     Args:
         index: position in output order: from 0 for the first frame (of the span, when there
             is one); context frames before the span get ``-context_before .. -1``.
-        rgb: ``(H, W, 3)`` float32 RGB in ``[0, 1]`` (8-bit sources: exactly ``k / 255`` for RGB
-            images; YUV sources: the exact float conversion, not rounded to 8 bits).
+        image: the decoded pixels: :class:`~edvr_cli.video.planes.YUVFrame` planes for planar
+            YUV and grey sources (the restorer converts them on its device), else RGB float32
+            ``(H, W, 3)`` in ``[0, 1]``.
         pts: presentation time in ``time_base`` units; strictly increasing within a reader
             (with a span: 0 at the span's first frame, negative for context frames before it).
         time_base: units of ``pts`` (the source stream's time base; half of it for field-rate
@@ -77,10 +80,21 @@ class Frame:
     """
 
     index: int
-    rgb: np.ndarray
+    image: np.ndarray | YUVFrame
     pts: int
     time_base: Fraction
     context: bool = False
+
+    @cached_property
+    def rgb(self) -> np.ndarray:
+        """``(H, W, 3)`` float32 RGB in ``[0, 1]`` (8-bit RGB sources: exactly ``k / 255``; YUV sources:
+        the exact float conversion of :mod:`edvr_cli.video.colour`, not rounded to 8 bits)."""
+        return self.image.to_rgb() if isinstance(self.image, YUVFrame) else self.image
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(height, width)."""
+        return int(self.image.shape[0]), int(self.image.shape[1])
 
     @property
     def time(self) -> Fraction:
@@ -309,9 +323,9 @@ class FrameReader:
     def _frame(self, vf: av.VideoFrame, index: int, pts: int, context: bool) -> Frame:
         # image folders: pts is the image's index, and each image has its own colour rules
         color = self._image_colors.pop(_pts(vf), self.info.color) if self.info.is_image_sequence else self.info.color
-        rgb = frame_to_rgb(vf, color, self._reformatter)
+        image = frame_to_planes(vf, color) or frame_to_rgb(vf, color, self._reformatter)
         self.frames_read += 1
-        return Frame(index, rgb, pts, self.time_base, context)
+        return Frame(index, image, pts, self.time_base, context)
 
     # -- decoding and timing --------------------------------------------------------------------
 

@@ -32,11 +32,12 @@ from edvr_cli.video.colour import (
     TRC_BT709,
     ColorInfo,
 )
-from edvr_cli.video.convert import rgb_to_frame
+from edvr_cli.video.convert import plane_layout, planes_to_frame, rgb_to_frame
 from edvr_cli.video.encoder import HVC1_FORMATS, EncoderSettings, MuxerCodecs, choose_encoder, output_format
 from edvr_cli.video.formats import describe_pix_fmt
 from edvr_cli.video.gif import GifPalettizer
 from edvr_cli.video.paths import VIDEO_EXTENSIONS, is_frame_folder_output
+from edvr_cli.video.planes import PlaneLayout, YUVFrame
 from edvr_cli.video.probe import VideoInfo
 from edvr_cli.video.stderr import native_stderr
 from edvr_cli.video.streams import KEPT_METADATA, StreamCopier, StreamPlan, cannot_mux, codec_name, plan_streams
@@ -389,11 +390,20 @@ class VideoWriter(_WarningSink):
         self._stream = stream
         return settings
 
-    def write(self, rgb: np.ndarray, pts: int | None = None, time_base: Fraction | None = None) -> None:
+    @property
+    def plane_layout(self) -> PlaneLayout | None:
+        """The YUV planes :meth:`write` takes as they are (converted elsewhere, e.g. on the model's device);
+        ``None`` when it takes RGB only."""
+        if self._gif is not None:
+            return None
+        return plane_layout(self.settings.pix_fmt, self.color)
+
+    def write(self, rgb: np.ndarray | YUVFrame, pts: int | None = None, time_base: Fraction | None = None) -> None:
         """Encode one frame.
 
         Args:
-            rgb: ``(height, width, 3)`` uint8, or uint16 for more than 8 bits (full 0..65535 scale).
+            rgb: ``(height, width, 3)`` uint8, or uint16 for more than 8 bits (full 0..65535 scale);
+                or planes in :attr:`plane_layout`.
             pts: presentation time in ``time_base`` units, normally the source frame's. ``None``
                 places the frame one ``1 / fps`` after the previous one.
             time_base: units of ``pts``; ``None`` means the source's stream time base.
@@ -401,10 +411,15 @@ class VideoWriter(_WarningSink):
         if rgb.shape[:2] != (self.height, self.width):
             raise ValueError(f"frame is {rgb.shape[1]}x{rgb.shape[0]}, writer expects {self.width}x{self.height}")
         pts = self._output_pts(pts, time_base)
+        if isinstance(rgb, YUVFrame) and self.plane_layout is None:
+            raise ValueError(f"{self.settings.pix_fmt} output takes RGB frames, not YUV planes")
         if self._gif is not None:
-            frames = self._gif.push(_rgb24_frame(rgb, pts, self.time_base))
+            frames = self._gif.push(_rgb24_frame(rgb, pts, self.time_base))  # type: ignore[arg-type]
         else:
-            frame = rgb_to_frame(rgb, self.settings.pix_fmt, self.color, self._reformatter)
+            if isinstance(rgb, YUVFrame):
+                frame = planes_to_frame(rgb, self.settings.pix_fmt, self.color)
+            else:
+                frame = rgb_to_frame(rgb, self.settings.pix_fmt, self.color, self._reformatter)
             frame.pts = pts
             frame.time_base = self.time_base
             frames = [frame]
