@@ -159,3 +159,36 @@ def test_cuda_conversion_within_one_code_value_of_the_reference():
         frame = YUVFrame(y, u, u.copy(), bits, 1, False)
         got_rgb = device_colour.frame_to_device(frame, torch.device("cuda")).permute(1, 2, 0).cpu().numpy()
         assert np.abs(got_rgb - frame.to_rgb()).max() < 1e-5
+
+
+@pytest.mark.parametrize("resume", [False, True])  # one pass, and segments (what --workers and Ray run)
+def test_decoding_restoring_and_encoding_run_on_their_own_threads(tmp_path, monkeypatch, resume):
+    import threading
+
+    from edvr_cli.jobs.run import restore_video
+    from edvr_cli.jobs.settings import RestoreSettings
+    from edvr_cli.video.reader import FrameReader as Reader
+    from edvr_cli.video.writer import VideoWriter
+
+    seen: dict[str, set[str]] = {"decode": set(), "write": set(), "restore": set()}
+
+    def spy(cls, name, key):
+        original = getattr(cls, name)
+
+        def wrapped(*args, **kwargs):
+            seen[key].add(threading.current_thread().name)
+            return original(*args, **kwargs)
+
+        monkeypatch.setattr(cls, name, wrapped)
+
+    spy(Reader, "_frame", "decode")
+    spy(VideoWriter, "write", "write")
+    spy(StreamRestorer, "_run_with_oom_retry", "restore")
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=9)
+    settings = RestoreSettings(model=str(GOLDEN / "basicsr_sr_tsa.pth"), device="cpu", precision="fp32", tile=0,
+                               quiet=True, resume=resume, segment_frames=4, codec="ffv1")
+    assert restore_video(src, tmp_path / "out.mkv", settings).frames == 9
+    main_thread = threading.main_thread().name
+    assert seen["restore"] == {main_thread}
+    assert seen["decode"] == {"edvr-decode"}
+    assert seen["write"] == {"edvr-encode"}

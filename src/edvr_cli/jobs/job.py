@@ -142,13 +142,59 @@ class Job:
         return FrameReader(self.src, self.info, on_warning=self.warn, deinterlace=self.settings.deinterlace)
 
     # -- threads -----------------------------------------------------------------------------------
-    def decoder(self, reader: Any, decoded: queue.Queue, skip_before: int = 0) -> Worker:
-        """A thread putting decoded frames (from clip index ``skip_before`` on) into ``decoded``."""
+    def overlapped(self, reader: Any, restore: Callable[[Iterator[Any]], Iterator[Any]],
+                   write: Callable[[Any, int], None], count: int | None = None,
+                   on_output: Callable[[], None] | None = None, offset: int = 0) -> int:
+        """Decode on one thread, restore on this one, encode on another, so the three overlap.
+
+        ``restore`` maps the decoded frames to outputs; ``write(out, n)`` encodes the ``n``-th output
+        (on the encoder thread); ``count`` stops after that many outputs (the decoder may have read
+        further: context frames); ``offset`` is the clip index of the reader's frame 0 (for messages).
+        Returns the outputs written.
+        """
+        decoded: queue.Queue = queue.Queue(self.depth)
+        encoded: queue.Queue = queue.Queue(self.depth)
+
+        def encode() -> None:
+            while True:
+                item = get(encoded, self.stop)
+                if item is END:
+                    return
+                write(*item)
+
+        decoder = self.decoder(reader, decoded, offset=offset)
+        encoder = Worker(encode, "edvr-encode")
+        decoder.start()
+        encoder.start()
+        n = 0
+        try:
+            if count != 0:
+                for out in restore(self.frames(decoded, decoder)):
+                    self.send(encoded, encoder, (out, n))
+                    n += 1
+                    if on_output is not None:
+                        on_output()
+                    if n == count:
+                        break
+            put(encoded, END, self.stop)
+            encoder.join()
+            encoder.check()
+            self.stop.set()  # a decoder still reading context frames stops
+            decoder.join()
+            if n != count:  # frames past the last output needed do not matter
+                decoder.check()
+        except BaseException:
+            self.abort_threads(decoder, encoder)
+            raise
+        return n
+
+    def decoder(self, reader: Any, decoded: queue.Queue, skip_before: int | None = None, offset: int = 0) -> Worker:
+        """A thread putting decoded frames (all, or from index ``skip_before`` on) into ``decoded``."""
         info, stop = self.info, self.stop
 
         def decode() -> None:
-            for frame in checked_frames(reader, info):
-                if frame.index >= skip_before:
+            for frame in checked_frames(reader, info, offset=offset):
+                if skip_before is None or frame.index >= skip_before:
                     put(decoded, frame, stop)
             put(decoded, END, stop)
 

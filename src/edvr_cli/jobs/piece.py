@@ -7,7 +7,7 @@ A :class:`Recipe` is everything a worker needs (picklable: it travels to process
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -113,7 +113,7 @@ class PieceMaker:
     def make(self, spec: SegmentSpec, part: str | os.PathLike, on_frame: Callable[[], None] | None = None,
              warn: Callable[[str], None] | None = None) -> Segment:
         """Restore and encode segment ``spec`` into the piece file ``part``; returns it as a finished segment."""
-        from edvr_cli.jobs.job import Job, checked_frames
+        from edvr_cli.jobs.job import Job
         from edvr_cli.video.reader import FrameReader
 
         r = self.recipe
@@ -125,29 +125,30 @@ class PieceMaker:
                              context_before=spec.first - start, context_after=stop - spec.stop)
         writer = job.open_writer(Path(part), copy_streams=False)
         try:
-            stream: Any = (f.image for f in checked_frames(reader, r.info, offset=spec.first))
-            first = start
-            for j, restorer in enumerate(job.restorers(writer)):
-                out_start = max(0, spec.first - sum(r.aheads[j + 1:]))
-                stream = restorer.run(stream, first_index=first, start=out_start)
-                first = out_start
             video = hasattr(writer, "time_base")
             times: list[int] = []
             if video:
                 tb = r.index.time_base
                 floor = output_times([r.index.pts[spec.first - 1]], tb, writer.time_base)[0] if spec.first else None
                 times = output_times(r.index.pts[spec.first:spec.stop], tb, writer.time_base, floor)
-            written = 0
-            for out in stream:
+
+            def restore(frames: Iterator[Any]) -> Iterator[Any]:
+                stream: Any = (f.image for f in frames)
+                first = start
+                for j, restorer in enumerate(job.restorers(writer)):
+                    out_start = max(0, spec.first - sum(r.aheads[j + 1:]))
+                    stream = restorer.run(stream, first_index=first, start=out_start)
+                    first = out_start
+                return stream
+
+            def write(out: Any, n: int) -> None:
                 if video:
-                    writer.write(out, times[written], writer.time_base)
+                    writer.write(out, times[n], writer.time_base)
                 else:
                     writer.write(out)
-                written += 1
-                if on_frame is not None:
-                    on_frame()
-                if written == spec.count:
-                    break
+
+            written = job.overlapped(reader, restore, write, count=spec.count, on_output=on_frame,
+                                     offset=spec.first)
             if written != spec.count:
                 raise RuntimeError(f"segment {spec.index} made {written} of {spec.count} frames")
             writer.close()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import queue
 from collections import deque
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -11,7 +10,6 @@ from typing import Any
 from edvr_cli.errors import InputError
 from edvr_cli.guard.output import guarded_output
 from edvr_cli.jobs.job import Job
-from edvr_cli.jobs.threads import END, Worker, get
 
 
 def run_plain(job: Job) -> int:
@@ -33,39 +31,24 @@ def run_plain(job: Job) -> int:
 
 
 def _pass(job: Job, reader: Any, writer: Any) -> None:
-    decoded: queue.Queue = queue.Queue(job.depth)
-    encoded: queue.Queue = queue.Queue(job.depth)
     timing: deque = deque()
-    stop = job.stop
 
-    def frames_in() -> Iterator[Any]:
-        for item in job.frames(decoded, decoder):
-            timing.append((item.pts, item.time_base))
-            yield item.image
+    def restore(frames: Iterator[Any]) -> Iterator[Any]:
+        def images() -> Iterator[Any]:
+            for frame in frames:
+                timing.append((frame.pts, frame.time_base))
+                yield frame.image
 
-    def encode() -> None:
-        while True:
-            item = get(encoded, stop)
-            if item is END:
-                return
-            rgb, pts, tb = item
-            writer.write(rgb, pts, tb)
-
-    decoder = job.decoder(reader, decoded)
-    encoder = Worker(encode, "edvr-encode")
-    decoder.start()
-    encoder.start()
-    try:
-        stream: Iterable = frames_in()
+        stream: Iterable = images()
         for restorer in job.restorers(writer):
             stream = restorer.run(stream)
         for out in stream:
-            pts, tb = timing.popleft()
-            job.send(encoded, encoder, (out, pts, tb))
-            job.progress()
-        job.finish_threads(decoder, encoder, encoded)
-    except BaseException:
-        job.abort_threads(decoder, encoder)
-        raise
+            yield out, timing.popleft()
+
+    def write(item: tuple[Any, tuple[int, Any]], n: int) -> None:
+        out, (pts, tb) = item
+        writer.write(out, pts, tb)
+
+    job.overlapped(reader, restore, write, on_output=job.progress)
     if job.done == 0:
         raise InputError(f"'{job.src.name}': no frame could be decoded")
