@@ -143,6 +143,9 @@ class StreamRestorer:
         if compile:
             # dynamo caches compiled code per function and guards: a second restorer of the same
             # model and shapes reuses it
+            from edvr_cli.model.arch.dcn import prepare_for_compile
+
+            prepare_for_compile()
             self._extract = torch.compile(model.extract_features, dynamic=False)
             self._fuse = torch.compile(model.fuse_and_reconstruct, dynamic=False)
         else:

@@ -67,11 +67,20 @@ def torchvision_ops_available() -> bool:
         return False
 
 
-@torch.compiler.assume_constant_result
 def _torchvision_ops_constant() -> bool:
-    """:func:`torchvision_ops_available` for use inside models: torch.compile calls it while tracing
-    and keeps the answer as a constant, instead of tracing the probe into the graph."""
+    """:func:`torchvision_ops_available` for use inside models (see :func:`prepare_for_compile`)."""
     return torchvision_ops_available()
+
+
+def prepare_for_compile() -> None:
+    """Before ``torch.compile``: have the compiler call the torchvision probe while tracing and keep the
+    answer as a constant, instead of tracing the probe into the graph. Done here rather than as a
+    decorator, because marking it imports torch's compiler stack (1.5 s, in every worker process)."""
+    global _torchvision_ops_constant
+    if not getattr(_torchvision_ops_constant, "_edvr_constant", False):
+        marked = torch.compiler.assume_constant_result(_torchvision_ops_constant)
+        marked._edvr_constant = True
+        _torchvision_ops_constant = marked
 
 
 def _sampling_grid(offset: torch.Tensor, h: int, w: int, kh: int, kw: int,
