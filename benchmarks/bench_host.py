@@ -1,6 +1,6 @@
 """The host ceiling: the whole pipeline with a model that costs nothing, against a bare PyAV loop.
 
-    python benchmarks/bench_host.py [--quick]
+    python benchmarks/bench_host.py [--quick] [--device cuda]
 
 The stand-in model is a x4 nearest-neighbour upscaler with EDVR's interface (feature extraction
 returns the frame itself), so what is measured is decoding, colour conversion, the window loop,
@@ -48,10 +48,10 @@ class NullEDVR(EDVR):
         return x_center.contiguous()[:, :, :, None, :, None].expand(b, c, h, 4, w, 4).reshape(b, c, 4 * h, 4 * w)
 
 
-def null_models() -> Models:
+def null_models(device: str = "cpu") -> Models:
     model = NullEDVR(EDVRConfig(num_feat=8, num_frame=5, deformable_groups=1, num_extract_block=1,
-                                num_reconstruct_block=1)).eval()
-    return Models(ModelDescriptor.of(model, "null-x4"), None, torch.device("cpu"), "fp32")
+                                num_reconstruct_block=1)).eval().to(device)
+    return Models(ModelDescriptor.of(model, "null-x4"), None, torch.device(device), "fp32")
 
 
 def bare_loop(src: Path, out: Path) -> int:
@@ -74,19 +74,20 @@ def bare_loop(src: Path, out: Path) -> int:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer frames and repeats (under two minutes)")
+    parser.add_argument("--device", default="cpu", help="where the stand-in model (and colour conversion) runs")
     args = parser.parse_args(argv)
     frames, repeats = (24, 2) if args.quick else (60, 3)
     print(machine_line())
     print(f"{frames} frames per size, best of {repeats} alternating runs; output x4, libx264 ultrafast crf 17; "
-          f"torch threads {torch.get_num_threads()}")
+          f"torch threads {torch.get_num_threads()}; device {args.device}")
     print("size (output) | pipeline fps | bare PyAV fps | ratio")
-    models = null_models()
+    models = null_models(args.device)
     result = {}
     with tempfile.TemporaryDirectory(prefix="edvr-host-") as tmp:
         root = Path(tmp)
         for label, (w, h) in SIZES.items():
             src = make_clip(root / f"{label}.mp4", width=w, height=h, frames=frames)
-            settings = RestoreSettings(device="cpu", tile=0, codec="libx264", preset="ultrafast", crf=17,
+            settings = RestoreSettings(device=args.device, tile=0, codec="libx264", preset="ultrafast", crf=17,
                                        quiet=True, resume=False, pix_fmt="yuv420p", overwrite=True)
             pipe = bare = 0.0
             for _ in range(repeats):  # alternating, so a slow spell of a shared machine hits both

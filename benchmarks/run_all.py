@@ -20,7 +20,9 @@ import torch  # noqa: E402
 
 import bench_cuda  # noqa: E402
 import bench_dcn  # noqa: E402
+import bench_host  # noqa: E402
 import bench_pipeline  # noqa: E402
+import bench_scaling  # noqa: E402
 import bench_startup  # noqa: E402
 from common import machine_line  # noqa: E402
 
@@ -46,6 +48,15 @@ def main(argv: list[str] | None = None) -> None:
         torch.set_num_threads(threads)
     bench_pipeline.main(["--skip", "throughput,stages", "--memory-lengths",
                          "100,300" if args.quick else "100,1000"])
+
+    quick = ["--quick"] if args.quick else []
+    print("\n## host ceiling (CPU)")
+    bench_host.main(quick)
+    if cuda:
+        print("\n## host ceiling (CUDA)")
+        bench_host.main([*quick, "--device", "cuda"])
+    print("\n## scaling over workers")
+    bench_scaling.main(quick)
 
     bench_cuda.main(["--frames", "24", "--no-compile"] if args.quick else [])
     print(f"\n# all benchmarks: {time.perf_counter() - start:.0f} s")
