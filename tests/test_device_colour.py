@@ -120,9 +120,10 @@ def test_writers_say_which_planes_they_take(tmp_path):
     assert plane_layout("yuv422p10le", info.color) == PlaneLayout(10, 2, 1, info.color.matrix, info.color.full_range)
 
 
-@pytest.mark.parametrize("bits,sub", [(8, (2, 2)), (16, (2, 1))])
-def test_the_restorer_hands_out_the_reference_planes(bits, sub):
-    """Planes out of the restorer == the numpy reference applied to its RGB output; thread count kept."""
+@pytest.mark.parametrize("out_bits,bits,sub", [(8, 8, (2, 2)), (16, 16, (2, 1)), (8, 10, (2, 2)), (16, 10, (1, 1))])
+def test_the_restorer_hands_out_the_reference_planes(out_bits, bits, sub):
+    """Planes out of the restorer == the numpy reference applied to its RGB output (8-bit RGB for 8-bit
+    sources, whatever the output depth, as before); thread count kept."""
     model = load_model(GOLDEN / "basicsr_sr_tsa.pth")
     rng = np.random.default_rng(3)
     y = rng.integers(16, 236, (5, 24, 32), dtype=np.uint8)
@@ -130,8 +131,8 @@ def test_the_restorer_hands_out_the_reference_planes(bits, sub):
     frames = [YUVFrame(y[i], c[i, 0], c[i, 1], 8, 1, False) for i in range(5)]
     layout = PlaneLayout(bits, *sub, 6, False)
     threads = torch.get_num_threads()
-    rgb = list(StreamRestorer(model, batch=2, out_bits=bits).run(frames))
-    planes = list(StreamRestorer(model, batch=2, out_bits=bits, out_layout=layout).run(frames))
+    rgb = list(StreamRestorer(model, batch=2, out_bits=out_bits).run(frames))
+    planes = list(StreamRestorer(model, batch=2, out_bits=out_bits, out_layout=layout).run(frames))
     assert torch.get_num_threads() == threads
     assert len(planes) == len(rgb) == 5
     for got, ref_rgb in zip(planes, rgb, strict=True):
@@ -192,3 +193,28 @@ def test_decoding_restoring_and_encoding_run_on_their_own_threads(tmp_path, monk
     assert seen["restore"] == {main_thread}
     assert seen["decode"] == {"edvr-decode"}
     assert seen["write"] == {"edvr-encode"}
+
+
+def test_an_8_bit_source_into_a_12_bit_output_is_the_reference_of_its_8_bit_rgb(tmp_path):
+    """The frames written as planes are those the RGB output (PNG frames) holds, converted by the reference."""
+    from edvr_cli.jobs.run import restore_video
+    from edvr_cli.jobs.settings import RestoreSettings
+    from edvr_cli.video.convert import plane_array
+
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=3)
+    common = dict(model=str(GOLDEN / "basicsr_sr_tsa.pth"), device="cpu", precision="fp32", tile=0, quiet=True,
+                  resume=False)
+    restore_video(src, tmp_path / "frames", RestoreSettings(**common))
+    restore_video(src, tmp_path / "out.mkv", RestoreSettings(codec="ffv1", pix_fmt="yuv444p12le", **common))
+    info = probe(src)
+    pngs = sorted((tmp_path / "frames").glob("*.png"))
+    with av.open(str(tmp_path / "out.mkv")) as container:
+        decoded = list(container.decode(video=0))
+    assert len(pngs) == len(decoded) == 3
+    for png, vf in zip(pngs, decoded, strict=True):
+        assert vf.format.name == "yuv444p12le"
+        with av.open(str(png)) as image:
+            rgb = next(image.decode(video=0)).to_ndarray(format="rgb24")
+        ref = rgb_to_yuv(rgb, bits=12, matrix=info.color.matrix, full_range=info.color.full_range, sub_x=1, sub_y=1)
+        for plane, want in zip(vf.planes, ref, strict=True):
+            assert np.array_equal(plane_array(plane, 12), want)

@@ -140,11 +140,13 @@ def packed_size(layout: PlaneLayout, height: int, width: int) -> int:
     return height * width + 2 * ch * cw
 
 
-def rgb_to_planes(rgb: torch.Tensor, layout: PlaneLayout, rows: int | None = None) -> torch.Tensor:
+def rgb_to_planes(rgb: torch.Tensor, layout: PlaneLayout, rows: int | None = None,
+                  rgb_bits: int | None = None) -> torch.Tensor:
     """Restored RGB ``(b, 3, H, W)`` (float, clamped here) -> packed planes ``(b, Y + U + V)`` of code values.
 
-    RGB is first quantised to 8 bits (16 when ``layout.bits > 8``), then converted as the numpy
-    reference converts such frames. uint8 for 8-bit layouts; int16 holding uint16's bits otherwise.
+    RGB is first quantised to ``rgb_bits`` (8 or 16; default: 16 for layouts deeper than 8 bits),
+    as the frames the numpy reference converts are, then converted as it converts them. uint8 for
+    8-bit layouts; int16 holding uint16's bits otherwise.
     ``rows``: convert one frame and this many rows at a time (rounded down to a multiple of 4;
     ``None``: the whole batch at once).
     """
@@ -155,7 +157,9 @@ def rgb_to_planes(rgb: torch.Tensor, layout: PlaneLayout, rows: int | None = Non
     y_plane = packed[:, :h * w].view(b, h, w)
     u_plane = packed[:, h * w:h * w + ch * cw].view(b, ch, cw)
     v_plane = packed[:, h * w + ch * cw:].view(b, ch, cw)
-    rgb_peak = 255 if layout.bits <= 8 else 65535
+    if rgb_bits is None:
+        rgb_bits = 8 if layout.bits <= 8 else 16
+    rgb_peak = 255 if rgb_bits <= 8 else 65535
     scale = 1.0 / rgb_peak
     kr, kb = LUMA_COEFFS[layout.matrix]
     kg = 1.0 - kr - kb

@@ -326,7 +326,7 @@ class StreamRestorer:
                     out = resample(out.clamp(0, 1), self.out_size)  # clamped again below: bicubic overshoots
                 if self.out_layout is not None:
                     rows = cpu_rows(size[1]) if self.device.type == "cpu" else None
-                    return rgb_to_planes(out, self.out_layout, rows)
+                    return rgb_to_planes(out, self.out_layout, rows, rgb_bits=self.out_bits)
                 out = out.clamp(0, 1)
                 if self.out_bits > 8:
                     q = (out * 65535).round().to(torch.int32)
