@@ -64,6 +64,8 @@ def run_pipeline(clip: Path, out: Path, model, device: str, batch: int | None = 
 
     def progress(done: int, total) -> None:
         nonlocal paused
+        if done == 0:  # the total, said before the first frame
+            return
         now = time.perf_counter()
         stamps.append(now - paused)
         if on_frame is not None:
