@@ -35,7 +35,7 @@ train-tiny: $(STAMP)
 	$(PY) scripts/train_tiny.py --out out/train-tiny --model-out src/edvr_cli/weights/edvr-tiny.safetensors
 
 fuzz: $(STAMP)
-	EDVR_FUZZ_CASES=10000 $(PY) -m pytest -q tests/test_fuzz.py -p no:randomly
+	EDVR_FUZZ_CASES=10000 $(PY) -m pytest -q tests/e2e/test_fuzz.py -p no:randomly
 
 clean:
 	rm -rf $(VENV) build dist src/*.egg-info .pytest_cache $(DEMO)

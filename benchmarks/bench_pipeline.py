@@ -88,7 +88,7 @@ class PlainLoop:
     @torch.no_grad()
     def __call__(self, c: int) -> None:
         from edvr_cli.model.arch.dcn import _backend as previous
-        from edvr_cli.engine.windows import window_indices
+        from edvr_cli.model.padding import window_indices
 
         set_dcn_backend(self.backend)
         try:

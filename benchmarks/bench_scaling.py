@@ -35,7 +35,7 @@ from common import ROOT, machine_line
 sys.path.insert(0, str(ROOT / "tests"))
 from clips import make_clip  # noqa: E402
 
-MODEL = ROOT.parent / "shared" / "fixtures" / "golden" / "basicsr_sr_tsa.pth"
+MODEL = ROOT / "tests" / "fixtures" / "golden" / "basicsr_sr_tsa.pth"
 
 SITE = """
 import os, time

@@ -2,8 +2,7 @@
 
 Every function writes into the path it is given and returns it. Clips are small (64x48 by
 default, a dozen frames) so a whole test module runs in seconds. Import from tests as
-``from clips import make_clip`` (``tests/`` is on ``sys.path`` under pytest's rootdir conftest
-rules) or ``from tests.clips import ...``.
+``from clips import make_clip`` (``tests/`` is on ``sys.path``: ``pythonpath`` in pyproject.toml).
 """
 
 from __future__ import annotations

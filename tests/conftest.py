@@ -1,16 +1,19 @@
-"""Shared test fixtures: paths to the project's conformance fixtures."""
+"""Shared test fixtures: paths to the project's conformance fixtures (in ``tests/fixtures/``).
+
+``tests/`` is on ``sys.path`` (``pythonpath`` in pyproject.toml), so test modules in the sub-folders
+import ``from conftest import GOLDEN`` and the helpers ``clips``, ``fakeservers`` and ``reference``.
+"""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = Path(os.environ.get("EDVR_SHARED", ROOT.parent / "shared"))
-FIXTURES = SHARED / "fixtures"
+TESTS = Path(__file__).resolve().parent
+ROOT = TESTS.parent
+FIXTURES = TESTS / "fixtures"
 GOLDEN = FIXTURES / "golden"
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 import torch
 
 from edvr_cli.model.arch import EDVR
-from edvr_cli.engine.windows import window_indices
+from edvr_cli.model.padding import window_indices
 
 
 @torch.no_grad()

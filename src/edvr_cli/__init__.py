@@ -36,7 +36,7 @@ _EXPORTS: dict[str, str] = {
     # the engine
     "StreamRestorer": "edvr_cli.engine.restorer",
     "resolve_device": "edvr_cli.engine.device",
-    "window_indices": "edvr_cli.engine.windows",
+    "window_indices": "edvr_cli.model.padding",
     # jobs
     "RestoreSettings": "edvr_cli.jobs.settings",
     "RestoreResult": "edvr_cli.jobs.settings",
@@ -101,7 +101,6 @@ def __dir__() -> list[str]:
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edvr_cli.engine.device import resolve_device
     from edvr_cli.engine.restorer import StreamRestorer
-    from edvr_cli.engine.windows import window_indices
     from edvr_cli.errors import EDVRCheckpointError, EDVRError, InputError, OutputExistsError
     from edvr_cli.jobs.batch import restore_batch
     from edvr_cli.jobs.models import load_models
@@ -110,5 +109,6 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from edvr_cli.model.arch import EDVR, EDVRConfig, set_dcn_backend
     from edvr_cli.model.checkpoint import infer_config, load_model, save_model
     from edvr_cli.model.descriptor import ModelDescriptor, load_descriptor
+    from edvr_cli.model.padding import window_indices
     from edvr_cli.model.reader import read_state_dict
     from edvr_cli.zoo.models import download_model, import_model, resolve_model

@@ -6,6 +6,10 @@ Ours:
     EDVR_HF_REPO           a Hugging Face Hub repository mirroring the published checkpoints; tried
                            first when set (there is no default: no official mirror exists)
     EDVR_DOWNLOAD_TIMEOUT  seconds without data before a connection counts as stalled
+    EDVR_DEBUG             ``1``: unexpected errors print their traceback
+    EDVR_RAY_SHIP          ``1``: Ray workers fetch the input and return pieces through the object store
+                           (as on a cluster without a shared file system; for tests)
+    EDVR_TEST_CRASH_ONCE   tests: a worker dies while making segment 1, once (the path of a marker file)
 
 Hugging Face Hub's own (read by huggingface_hub; we only pass them on at call time):
     HF_ENDPOINT, HF_HUB_OFFLINE, HF_HOME, HF_HUB_CACHE
@@ -103,3 +107,28 @@ def download_timeout() -> float:
         return float(value) if value else DEFAULT_DOWNLOAD_TIMEOUT
     except ValueError:
         return DEFAULT_DOWNLOAD_TIMEOUT
+
+
+def debug() -> bool:
+    """``EDVR_DEBUG``: unexpected errors print their traceback."""
+    return bool(os.environ.get("EDVR_DEBUG"))
+
+
+def ray_ship() -> bool:
+    """``EDVR_RAY_SHIP``: ship the input to Ray workers and their pieces back through the object store."""
+    return bool(os.environ.get("EDVR_RAY_SHIP"))
+
+
+def test_crash_once() -> str | None:
+    """``EDVR_TEST_CRASH_ONCE``: the marker file of the tests' worker crash, or None."""
+    return os.environ.get("EDVR_TEST_CRASH_ONCE") or None
+
+
+def passed_to_workers() -> dict[str, str]:
+    """The variables remote workers get from the driver: ours and OpenMP's."""
+    return {k: v for k, v in os.environ.items() if k.startswith(("EDVR_", "OMP_"))}
+
+
+def set_default(name: str, value: str) -> None:
+    """Set a variable for libraries this process loads (FFmpeg's encoders, Ray), unless it is set already."""
+    os.environ.setdefault(name, value)

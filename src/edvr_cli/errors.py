@@ -33,6 +33,11 @@ class ModelNotFoundError(EDVRError):
     """A model name is neither in the registry, nor imported, nor an existing file."""
 
 
+class ModelNameError(ModelNotFoundError):
+    """A model name that cannot name a cache entry (a path, ``..``, a leading dot, another character, too
+    long): refused before any file is looked up, created or deleted (``zoo.names.check_model_name``)."""
+
+
 class ModelKindError(EDVRError):
     """A model of the wrong kind for the command (a x1 model for upscale, a x4 model for deblur)."""
 

@@ -13,8 +13,8 @@ from typing import NoReturn
 
 import click
 
-from edvr_cli.engine.windows import PADDINGS
 from edvr_cli.errors import EDVRError, first_line
+from edvr_cli.model.padding import PADDINGS
 
 #: Largest column width of a comparison image (a 4K-wide column).
 MAX_PANEL_WIDTH = 3840

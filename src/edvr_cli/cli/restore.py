@@ -23,11 +23,11 @@ from edvr_cli.cli.options import (
 )
 from edvr_cli.cli.progress import FramesBar, echo_err, frame_progress, stderr_console
 from edvr_cli.engine.names import PRECISION_NAMES
-from edvr_cli.engine.windows import PADDINGS
 from edvr_cli.errors import EDVRError, Interrupted
 from edvr_cli.guard import signals
 from edvr_cli.jobs.settings import DEFAULT_MODELS, BatchItem, RestoreSettings
 from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, peek, work_dir
+from edvr_cli.model.padding import PADDINGS
 
 
 def restore_options(task: str):

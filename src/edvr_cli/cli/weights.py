@@ -14,6 +14,7 @@ import click
 from edvr_cli.errors import DownloadError, EDVRError, OfflineError
 from edvr_cli.zoo import cache
 from edvr_cli.zoo.models import (
+    as_cache_name,
     describe_sources,
     download_model,
     import_model,
@@ -212,7 +213,7 @@ def info(target: str) -> None:
         _echo_fields(rows)
         return
     entry = registry.get(target)
-    hit = cache.get(entry.name if entry else target)
+    hit = cache.get(entry.name if entry else as_cache_name(target))  # not a file: a model name, or one error line
     if entry is None and hit is None:
         model_path(target)  # raises ModelNotFoundError with close matches
     rows = _entry_rows(entry) if entry else [("name", hit.name), ("task", "imported")]  # type: ignore[union-attr]

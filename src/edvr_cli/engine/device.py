@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
 from edvr_cli.errors import UsageError
@@ -15,11 +17,23 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 AUTO_BATCH = {"cpu": 4, "cuda": 4}
 
 
-def auto_batch(device: torch.device) -> int:
-    """Centre frames per forward for ``batch=None`` (before the restorer's memory check)."""
-    if device.type == "cpu" and torch.get_num_threads() == 1:
+def auto_batch(device: torch.device | str, threads: int | None = None) -> int:
+    """Centre frames per forward for ``batch=None``: one with one CPU thread (``threads``; None: torch's
+    current count), else :data:`AUTO_BATCH` of the device type."""
+    kind = torch.device(device).type
+    if kind == "cpu" and (threads if threads else torch.get_num_threads()) == 1:
         return 1
-    return AUTO_BATCH.get(device.type, 1)
+    return AUTO_BATCH.get(kind, 1)
+
+
+def worker_threads(workers: int, given: int | None = None) -> int:
+    """The thread policy: torch threads of each CPU worker: ``given`` (``--threads``), else this process's
+    share of the cores (torch's count for one worker, the cores divided among several)."""
+    if given:
+        return int(given)
+    if workers <= 1:
+        return torch.get_num_threads()
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 def _mps_available() -> bool:

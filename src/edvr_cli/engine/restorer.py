@@ -14,6 +14,7 @@ handed on, so the GPU does not wait for the host between batches.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -25,25 +26,27 @@ import torch
 from edvr_cli.engine.colour import cpu_rows, frame_to_device, pad_frame, rgb_to_planes, unpack
 from edvr_cli.engine.device import PRECISIONS, auto_batch
 from edvr_cli.engine.resize import resample
-from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles
-from edvr_cli.engine.windows import lookahead, window_indices
+from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles, smallest_useful_tile
 from edvr_cli.model.arch import EDVR
+from edvr_cli.model.descriptor import ModelDescriptor
+from edvr_cli.model.padding import lookahead, window_indices
 from edvr_cli.video.planes import PlaneLayout, YUVFrame
 
 log = logging.getLogger(__name__)
 
-def auto_tile(height: int, width: int, model: EDVR, device: torch.device, dtype_bytes: int = 4,
-              windows: int = 1) -> int:
+
+def auto_tile(height: int, width: int, model: ModelDescriptor, device: torch.device, dtype_bytes: int = 4,
+              windows: int = 1, overlap: int = 16) -> int:
     """A tile edge (input pixels) whose working set fits the device; 0 when the whole frame fits.
 
     The estimate is the peak activation size of one window: about 60 feature maps of ``num_feat``
     channels at L1 size per frame in the window, in the compute dtype, plus the output; times
-    ``windows`` run in one forward.
+    ``windows`` run in one forward. The edge is never below the smallest useful tile.
     """
     nf = model.config.num_feat
     frames = model.num_frame
-    l1_pixels_per_input_pixel = 1 / 16 if model.config.hr_in else 1.0
-    per_pixel = (60 * nf * frames * l1_pixels_per_input_pixel + 3 * 16 * 64 / max(model.scale, 1) ** 0) * dtype_bytes
+    l1_pixels_per_input_pixel = 1 / 16 if model.hr_in else 1.0
+    per_pixel = (60 * nf * frames * l1_pixels_per_input_pixel + 3 * 16 * 64) * dtype_bytes
     per_pixel *= max(1, windows)
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
@@ -54,7 +57,23 @@ def auto_tile(height: int, width: int, model: EDVR, device: torch.device, dtype_
         return 0
     edge = int((budget / per_pixel) ** 0.5)
     m = model.multiple_of
-    return max(m * 8, edge - edge % m)
+    return max(smallest_useful_tile(overlap, m), edge - edge % m)
+
+
+def resolve_tile_and_batch(height: int, width: int, model: ModelDescriptor, device: torch.device, precision: str,
+                           tile: int | None, batch: int, batch_given: bool, overlap: int = 16) -> tuple[int, int]:
+    """(tile edge, centre frames per forward) for frames of ``height`` x ``width``: ``tile`` as given, or
+    automatic (None: :func:`auto_tile`); an automatic batch drops to one window per forward before a
+    frame is cut into tiles."""
+    if tile is not None:
+        return tile, batch
+    hp, wp = model.padded_size(height, width)
+    bytes_per = 2 if precision != "fp32" else 4
+    edge = auto_tile(hp, wp, model, device, bytes_per, windows=batch, overlap=overlap)
+    if edge and not batch_given and batch > 1:
+        batch = 1
+        edge = auto_tile(hp, wp, model, device, bytes_per, overlap=overlap)
+    return edge, batch
 
 
 @dataclass
@@ -69,14 +88,19 @@ class StreamRestorer:
     """Restore a stream of frames with ``model``.
 
     Args:
-        model: an EDVR network (eval mode) already on ``device``.
-        padding: temporal edge padding (see :func:`edvr_cli.engine.windows.window_indices`).
+        model: a :class:`~edvr_cli.model.descriptor.ModelDescriptor` (the network and its facts: scale,
+            window, centre, size multiple, temporal padding, half-precision support), or a bare EDVR
+            network, described with :meth:`ModelDescriptor.of`; on ``device`` already.
+        padding: temporal edge padding (see :func:`edvr_cli.model.padding.window_indices`); None: the
+            descriptor's.
         device: where the network runs.
         precision: 'fp32', 'fp16' or 'bf16' (autocast for the half types).
         tile: tile edge in input pixels; 0 = whole frame; None = automatic.
         tile_overlap: pixels neighbouring tiles share (input scale).
         batch: centre frames per forward; None = automatic (:func:`auto_batch`; 1 when that many
-            windows would not fit whole, or after a CUDA out-of-memory error).
+            windows would not fit whole, or after a CUDA out-of-memory error). Batches hold the centres
+            of one block of ``batch`` clip indices (a fixed grid), so a stream resumed at a multiple of
+            ``batch`` is batched as the whole clip is.
         out_bits: 8 -> uint8 output, 16 -> uint16 (for >8-bit encoding).
         out_size: (height, width) to resample each output to (antialiased bicubic); None keeps
             the model's size.
@@ -101,8 +125,8 @@ class StreamRestorer:
 
     def __init__(
         self,
-        model: EDVR,
-        padding: str = "reflection_circle",
+        model: ModelDescriptor | EDVR,
+        padding: str | None = None,
         device: torch.device | str = "cpu",
         precision: str = "fp32",
         tile: int | None = 0,
@@ -119,8 +143,15 @@ class StreamRestorer:
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose fp32, fp16 or bf16")
-        self.model = model
-        self.padding = padding
+        if isinstance(model, EDVR):
+            model = ModelDescriptor.of(model, padding=padding)
+        elif padding is not None and padding != model.padding:
+            model = dataclasses.replace(model, padding=padding)
+        if precision != "fp32" and not model.supports_half:
+            raise ValueError(f"{model.name} does not run in half precision; use fp32")
+        self.descriptor = model
+        self.model = model.model
+        self.padding = model.padding
         self.device = torch.device(device)
         self.precision = precision
         self.tile = tile
@@ -135,7 +166,7 @@ class StreamRestorer:
             channels_last = self.device.type == "cpu" or (self.device.type == "cuda" and precision != "fp32")
         self.channels_last = bool(channels_last)
         if self.channels_last:
-            model.to(memory_format=torch.channels_last)
+            self.model.to(memory_format=torch.channels_last)
         if pin_memory is None:
             pin_memory = self.device.type == "cuda"
         self.pin_memory = bool(pin_memory) and self.device.type == "cuda" and torch.cuda.is_available()
@@ -146,15 +177,18 @@ class StreamRestorer:
             from edvr_cli.model.arch.dcn import prepare_for_compile
 
             prepare_for_compile()
-            self._extract = torch.compile(model.extract_features, dynamic=False)
-            self._fuse = torch.compile(model.fuse_and_reconstruct, dynamic=False)
+            self._extract = torch.compile(self.model.extract_features, dynamic=False)
+            self._fuse = torch.compile(self.model.fuse_and_reconstruct, dynamic=False)
         else:
-            self._extract = model.extract_features
-            self._fuse = model.fuse_and_reconstruct
+            self._extract = self.model.extract_features
+            self._fuse = self.model.fuse_and_reconstruct
         self.profile = profile
         self.stage_seconds: dict[str, float] = dict.fromkeys(("upload", "extract", "fuse", "quantise"), 0.0)
         self.extracted = 0
         self.window = model.num_frame
+        self.scale = model.scale
+        self.multiple_of = model.multiple_of
+        self.centre = model.center_frame_idx
         self.half = self.window // 2
         self.ahead = lookahead(self.window)
         self.tiles: list[Tile] = []
@@ -166,28 +200,20 @@ class StreamRestorer:
 
     # -- set-up per stream -------------------------------------------------------------------------
     def _plan(self, h: int, w: int) -> None:
-        m = self.model.multiple_of
-        hp, wp = -(-h // m) * m, -(-w // m) * m
-        self.frame_size, self.padded_size = (h, w), (hp, wp)
-        tile = self.tile
-        if tile is None:
-            bytes_per = 2 if self.precision != "fp32" else 4
-            tile = auto_tile(hp, wp, self.model, self.device, bytes_per, windows=self.batch)
-            if tile and self.auto_batch and self.batch > 1:
-                # one window per forward before cutting the frame into tiles
-                self.batch = 1
-                tile = auto_tile(hp, wp, self.model, self.device, bytes_per)
+        self.frame_size, self.padded_size = (h, w), self.descriptor.padded_size(h, w)
+        tile, self.batch = resolve_tile_and_batch(h, w, self.descriptor, self.device, self.precision, self.tile,
+                                                  self.batch, not self.auto_batch, self.tile_overlap)
         self._set_tile(tile)
 
     def _set_tile(self, tile: int) -> None:
         hp, wp = self.padded_size
         self.tile_size = tile
-        self.tiles = plan_tiles(hp, wp, tile, self.tile_overlap, self.model.multiple_of)
+        self.tiles = plan_tiles(hp, wp, tile, self.tile_overlap, self.multiple_of)
         self.weights = []
         self._inv_norm = None
         if len(self.tiles) > 1:
             # on the device once: no host->device copy per tile and batch
-            s = self.model.scale
+            s = self.scale
             self.weights = [w.to(self.device) for w in blend_weights(self.tiles, hp, wp, s)]
             norm = torch.zeros(1, hp * s, wp * s, device=self.device)
             for t, w in zip(self.tiles, self.weights, strict=False):
@@ -284,9 +310,9 @@ class StreamRestorer:
 
     def _run_windows(self, slots: dict[int, _Slot], windows: list[list[int]]) -> torch.Tensor:
         """(b, 3, s*Hp, s*Wp) float outputs for a batch of windows."""
-        s = self.model.scale
+        s = self.scale
         hp, wp = self.padded_size
-        c = self.model.center_frame_idx
+        c = self.centre
         canvas = None
         for ti, tile in enumerate(self.tiles):
             per_window = [self._features(slots, win, ti, tile) for win in windows]
@@ -316,7 +342,7 @@ class StreamRestorer:
         With an output layout the batch leaves the device as packed YUV planes.
         """
         h, w = self.frame_size
-        s = self.model.scale
+        s = self.scale
         out = out[:, :, :h * s, :w * s]
         size = self.out_size or (int(out.shape[-2]), int(out.shape[-1]))
 
@@ -364,7 +390,7 @@ class StreamRestorer:
             except torch.OutOfMemoryError:
                 if self.device.type != "cuda":
                     raise
-                smallest = self.model.multiple_of * 8
+                smallest = smallest_useful_tile(self.tile_overlap, self.multiple_of)
                 current = self.tile_size or max(self.padded_size)
                 if len(windows) == 1 and current <= smallest:
                     raise
@@ -425,7 +451,7 @@ class StreamRestorer:
         while True:
             windows: list[list[int]] = []
             centres: list[int] = []
-            while len(windows) < self.batch:
+            while len(windows) < self.batch and (not windows or (centre + len(windows)) % self.batch):
                 fill(centre + len(windows) + self.ahead)
                 c = centre + len(windows)
                 if total is not None and c >= total:

@@ -81,7 +81,9 @@ def restore_batch(
     if _inside(input_dir, output_dir) and input_dir.resolve() != output_dir.resolve():
         raise InputError(f"the output folder '{output_dir}' contains the input folder '{input_dir}'")
     if settings.resume is None:
-        settings.resume = True  # every file of a batch survives an interruption
+        import dataclasses
+
+        settings = dataclasses.replace(settings, resume=True)  # every file of a batch survives an interruption
     pairs = plan_batch(input_dir, output_dir, recursive)
     if not pairs:
         raise InputError(f"'{input_dir}' holds no videos to restore (outside '{output_dir}')")

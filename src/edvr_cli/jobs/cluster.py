@@ -17,14 +17,13 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from edvr_cli import env
 from edvr_cli.errors import EDVRError, first_line
-from edvr_cli.jobs.executors import RETRIES, OnFrames, OnSegment, PartPath, cpu_threads
-from edvr_cli.jobs.piece import PieceMaker, Recipe
+from edvr_cli.jobs.executors import RETRIES, OnFrames, OnSegment, PartPath, crash_for_tests
+from edvr_cli.jobs.piece import PieceMaker
+from edvr_cli.jobs.runplan import RunPlan
 from edvr_cli.jobs.segplan import SegmentSpec
 from edvr_cli.jobs.workfolder import Segment
-
-#: Tests set this to make every actor fetch the input and return pieces through the object store.
-SHIP_ENV = "EDVR_RAY_SHIP"
 
 
 def _import_ray() -> Any:
@@ -38,18 +37,18 @@ def _import_ray() -> Any:
 class _Actor:
     """A Ray actor's body: its models, loaded once; it makes pieces and says where they are."""
 
-    def __init__(self, recipe: Recipe, device: str, threads: int | None, source: Any, host: str) -> None:
+    def __init__(self, plan: RunPlan, device: str, source: Any, host: str) -> None:
         self.tmp = ""  # made only to hold a shipped input or returned pieces; removed by close()
-        self.ship = source is not None or socket.gethostname() != host or not os.path.exists(recipe.src)
+        self.ship = source is not None or socket.gethostname() != host or not os.path.exists(plan.src)
         if source is not None:  # Ray hands an object-store argument over as its value (the input's bytes)
             self.tmp = tempfile.mkdtemp(prefix="edvr-actor-")
-            local = os.path.join(self.tmp, "input" + Path(recipe.src).suffix)
+            local = os.path.join(self.tmp, "input" + plan.src.suffix)
             with open(local, "wb") as f:
                 f.write(source)
             import dataclasses
 
-            recipe = dataclasses.replace(recipe, src=local, info=dataclasses.replace(recipe.info, path=Path(local)))
-        self.maker = PieceMaker(recipe, device, threads)
+            plan = dataclasses.replace(plan, src=Path(local), info=dataclasses.replace(plan.info, path=Path(local)))
+        self.maker = PieceMaker(plan, device=device)
 
     def pid(self) -> int:
         return os.getpid()
@@ -62,10 +61,7 @@ class _Actor:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def make(self, spec: SegmentSpec, part: str, ship_back: bool) -> tuple[Segment, bytes | None, int]:
-        crash = os.environ.get("EDVR_TEST_CRASH_ONCE")  # tests: a worker dies mid-segment, once
-        if crash and spec.index == 1 and not os.path.exists(crash):
-            Path(crash).write_text("crashed")
-            os._exit(17)
+        crash_for_tests(spec.index)
         if not ship_back:
             return self.maker.make(spec, part), None, os.getpid()
         self.tmp = self.tmp or tempfile.mkdtemp(prefix="edvr-actor-")
@@ -84,21 +80,18 @@ class RayExecutor:
 
     Args:
         address: ``local``, ``auto`` or ``ray://HOST:PORT``.
-        workers: actors to start (``local``: default the CPU count; elsewhere: the cluster's GPUs, else CPUs).
-        devices: unused on Ray (each actor takes one GPU when the cluster has GPUs).
+        workers: actors to start (default: the cluster's GPUs, else its CPUs).
     """
 
-    def __init__(self, address: str, workers: int | None, devices: Sequence[str] = (),
-                 threads: int | None = None) -> None:
+    def __init__(self, address: str, workers: int | None) -> None:
         self.address = address
         self.workers = workers
-        self.threads = threads
         self.started = False
 
     def _connect(self, ray: Any) -> None:
         if ray.is_initialized():
             return
-        env = {"env_vars": {k: v for k, v in os.environ.items() if k.startswith(("EDVR_", "OMP_"))}}
+        runtime = {"env_vars": env.passed_to_workers()}
         from edvr_cli.guard import signals
         from edvr_cli.video.stderr import native_stderr
 
@@ -107,30 +100,30 @@ class RayExecutor:
             with signals.signals_deferred():
                 try:
                     with native_stderr():
-                        self._init(ray, env)
+                        self._init(ray, runtime)
                 finally:
                     signals.install()  # Ray's driver puts its own SIGTERM handler in; ours goes back first
         except Exception as exc:  # noqa: BLE001 - connection errors come in many classes
             raise EDVRError(f"cannot reach the Ray cluster {self.address!r}: {first_line(exc)}") from None
         self.started = True
 
-    def _init(self, ray: Any, env: dict[str, Any]) -> None:
+    def _init(self, ray: Any, runtime: dict[str, Any]) -> None:
         # the driver's signals are ours: Ray's fatal-signal handler would turn a SIGTERM into a crash dump
-        os.environ.setdefault("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
+        env.set_default("RAY_DISABLE_FAILURE_SIGNAL_HANDLER", "1")
         if self.address == "local":
             ray.init(num_cpus=max(self.workers or 1, os.cpu_count() or 1), include_dashboard=False,
-                     _node_ip_address="127.0.0.1", log_to_driver=False, runtime_env=env, configure_logging=False)
+                     _node_ip_address="127.0.0.1", log_to_driver=False, runtime_env=runtime, configure_logging=False)
         else:
-            ray.init(address=self.address, log_to_driver=False, runtime_env=env, configure_logging=False)
+            ray.init(address=self.address, log_to_driver=False, runtime_env=runtime, configure_logging=False)
 
-    def run(self, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
+    def run(self, plan: RunPlan, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
             on_frames: OnFrames, warn: Callable[[str], None]) -> None:
         if not specs:
             return
         ray = _import_ray()
         self._connect(ray)
         try:
-            self._run(ray, recipe, specs, part, on_segment, on_frames, warn)
+            self._run(ray, plan, specs, part, on_segment, on_frames, warn)
         finally:
             if self.started:
                 from edvr_cli.guard import signals
@@ -139,26 +132,25 @@ class RayExecutor:
                     ray.shutdown()
                     signals.install()
 
-    def _run(self, ray: Any, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
+    def _run(self, ray: Any, plan: RunPlan, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
              on_frames: OnFrames, warn: Callable[[str], None]) -> None:
         gpus = int(ray.cluster_resources().get("GPU", 0))
         cpus = int(ray.cluster_resources().get("CPU", 1))
         n = self.workers or gpus or cpus
         n = max(1, min(n, len(specs)))
-        ship = bool(os.environ.get(SHIP_ENV))
+        ship = env.ray_ship()
         source = None
         if ship:
-            if recipe.info.is_image_sequence:
+            if plan.info.is_image_sequence:
                 raise EDVRError("an image folder cannot be shipped to Ray workers; put it where they can read it")
-            source = ray.put(Path(recipe.src).read_bytes())
-        recipe_ref = ray.put(recipe)
+            source = ray.put(plan.src.read_bytes())
+        plan_ref = ray.put(plan)
         actor_cls = ray.remote(num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1, max_restarts=0)(_Actor)
-        threads = None if gpus else self.threads or (cpu_threads(n) if self.address == "local" else None)
         device = "cuda" if gpus else "cpu"
         host = socket.gethostname()
 
         def start() -> Any:
-            return actor_cls.remote(recipe_ref, device, threads, source, host)
+            return actor_cls.remote(plan_ref, device, source, host)
 
         actors = [start() for _ in range(n)]
         pending = list(specs)

@@ -1,6 +1,6 @@
 """Where segments run: in this process, in local worker processes, or (see :mod:`edvr_cli.jobs.cluster`) on Ray.
 
-Every executor takes the same :class:`~edvr_cli.jobs.piece.Recipe` and segment specs and reports each
+Every executor takes the run's :class:`~edvr_cli.jobs.runplan.RunPlan` and segment specs and reports each
 finished piece to ``on_segment`` (in any order); the driver commits it to the work folder.
 """
 
@@ -15,9 +15,11 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 from typing import Any
 
+from edvr_cli import env
 from edvr_cli.errors import EDVRError
 from edvr_cli.guard.signals import signals_deferred
-from edvr_cli.jobs.piece import PieceMaker, Recipe
+from edvr_cli.jobs.piece import PieceMaker
+from edvr_cli.jobs.runplan import RunPlan
 from edvr_cli.jobs.segplan import SegmentSpec
 from edvr_cli.jobs.workfolder import Segment
 
@@ -29,9 +31,24 @@ PartPath = Callable[[int], Path]
 RETRIES = 2
 
 
-def cpu_threads(workers: int) -> int:
-    """Torch threads per CPU worker: the cores divided among the workers (at least one each)."""
-    return max(1, (os.cpu_count() or 1) // max(1, workers))
+def executor_for(plan: RunPlan, models: Any) -> Any:
+    """The plan's executor: this process (with the driver's models), local processes, or Ray."""
+    ex = plan.execution
+    if ex.executor == "ray":
+        from edvr_cli.jobs.cluster import RayExecutor
+
+        return RayExecutor(ex.cluster or "local", ex.workers or None)
+    if ex.executor == "processes":
+        return ProcessExecutor(ex.workers, ex.devices)
+    return InlineExecutor(PieceMaker(plan, models))
+
+
+def crash_for_tests(index: int) -> None:
+    """Tests: a worker dies mid-segment, once (``EDVR_TEST_CRASH_ONCE`` names the marker file)."""
+    crash = env.test_crash_once()
+    if crash and index == 1 and not os.path.exists(crash):
+        Path(crash).write_text("crashed")
+        os._exit(17)
 
 
 class InlineExecutor:
@@ -40,10 +57,10 @@ class InlineExecutor:
     def __init__(self, maker: PieceMaker) -> None:
         self.maker = maker
 
-    def run(self, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
+    def run(self, plan: RunPlan, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
             on_frames: OnFrames, warn: Callable[[str], None]) -> None:
         for spec in specs:
-            on_segment(self.maker.make(spec, part(spec.index), on_frame=lambda: on_frames(1), warn=warn))
+            on_segment(self.maker.make(spec, part(spec.index), on_frame=on_frames, warn=warn))
 
 
 # -- local worker processes ------------------------------------------------------------------------------
@@ -52,47 +69,41 @@ _maker: PieceMaker | None = None
 _ticks: Any = None
 
 
-def _init_worker(recipe: Recipe, devices: Any, threads: int | None, ticks: Any) -> None:
+def _init_worker(plan: RunPlan, devices: Any, ticks: Any) -> None:
     """A worker process: Ctrl-C is the driver's to handle; load the models once, on this worker's device."""
     global _maker, _ticks
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    device = devices.get()
-    _maker = PieceMaker(recipe, device, threads)
+    _maker = PieceMaker(plan, device=devices.get())
     _ticks = ticks
 
 
 def _make_in_worker(spec: SegmentSpec, part: str) -> Segment:
     assert _maker is not None
 
-    def tick() -> None:
+    def tick(n: int) -> None:
         if _ticks is not None:
-            _ticks.put(1)
+            _ticks.put(n)
 
-    crash = os.environ.get("EDVR_TEST_CRASH_ONCE")  # tests: a worker dies mid-segment, once
-    if crash and spec.index == 1 and not os.path.exists(crash):
-        Path(crash).write_text("crashed")
-        os._exit(17)
+    crash_for_tests(spec.index)
     return _maker.make(spec, part, on_frame=tick)
 
 
 class ProcessExecutor:
-    """``workers`` local processes (spawned: CUDA and threads are safe), one model each.
+    """``workers`` local processes (spawned: CUDA and threads are safe), one model each, with the plan's
+    threads per worker.
 
     Args:
         workers: how many processes.
         devices: one device per process, cycled (``cpu`` for all on a machine without GPUs).
     """
 
-    def __init__(self, workers: int, devices: Sequence[str], threads: int | None = None) -> None:
+    def __init__(self, workers: int, devices: Sequence[str]) -> None:
         self.workers = max(1, workers)
         self.devices = list(devices) or ["cpu"]
-        self.threads = threads
 
-    def run(self, recipe: Recipe, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
+    def run(self, plan: RunPlan, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
             on_frames: OnFrames, warn: Callable[[str], None]) -> None:
         ctx = mp.get_context("spawn")
-        cpu = all(d == "cpu" for d in self.devices)
-        threads = (self.threads or cpu_threads(self.workers)) if cpu else None
         todo = list(specs)
         tries = 0
         while todo:
@@ -105,7 +116,7 @@ class ProcessExecutor:
                     devices.put(self.devices[i % len(self.devices)])
                 ticks = ctx.Queue()
                 pool = ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
-                                           initargs=(recipe, devices, threads, ticks))
+                                           initargs=(plan, devices, ticks))
                 futures: dict[Future, SegmentSpec] = {
                     pool.submit(_make_in_worker, s, str(part(s.index))): s for s in todo}
             done_specs: list[SegmentSpec] = []

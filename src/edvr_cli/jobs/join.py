@@ -11,6 +11,7 @@ from pathlib import Path
 from edvr_cli.errors import JoinError, WarningCallback
 from edvr_cli.guard.output import remove_path
 from edvr_cli.jobs.workfolder import WorkFolder
+from edvr_cli.video.paths import frame_file_name
 
 
 def continuous_dts(pts: list[int], delay: int) -> list[int]:
@@ -57,7 +58,7 @@ def _link_frames(work: WorkFolder, info, target: Path, warn: WarningCallback) ->
     for seg in work.segments:
         folder = work.path / work.name(seg.index)
         for n in range(seg.frames):
-            src, dst = folder / f"{n:08d}.png", target / f"{seg.first + n:08d}.png"
+            src, dst = folder / frame_file_name(n), target / frame_file_name(seg.first + n)
             try:
                 os.link(src, dst)
             except OSError:  # a file system without hard links

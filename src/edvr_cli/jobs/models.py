@@ -48,8 +48,6 @@ def load_models(settings: RestoreSettings) -> Models:
     if settings.task not in TASK_SCALE:
         raise ValueError(f"unknown task {settings.task!r}")
     device = resolve_device(settings.device)
-    if settings.threads and device.type == "cpu":
-        torch.set_num_threads(settings.threads)
     precision = settings.precision or default_precision(device)
     spec = settings.model or DEFAULT_MODELS[settings.task]
     try:

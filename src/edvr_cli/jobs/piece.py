@@ -1,154 +1,90 @@
 """One segment, made anywhere: decode its frames by seeking, restore them, encode a video-only piece.
 
-A :class:`Recipe` is everything a worker needs (picklable: it travels to processes and Ray actors);
-:class:`PieceMaker` loads the models once per worker and makes any number of pieces.
+Workers receive the run's :class:`~edvr_cli.jobs.runplan.RunPlan` (picklable: it travels to processes
+and Ray actors); :class:`PieceMaker` loads the plan's models once per worker, from their files and with
+their recorded digests, and makes any number of pieces.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from edvr_cli.jobs.segplan import SegmentSpec, decode_range, output_times
-from edvr_cli.jobs.settings import RestoreSettings
+from edvr_cli.jobs.context import RunContext
+from edvr_cli.jobs.pipeline import run_pipeline
+from edvr_cli.jobs.runplan import RunPlan
+from edvr_cli.jobs.segplan import SegmentSpec, decode_range
 from edvr_cli.jobs.workfolder import Segment
+from edvr_cli.video.timing import output_times
 
 
-@dataclass(frozen=True)
-class ModelRef:
-    """Where a worker loads a model from (its file), and how it is run."""
+def load_plan_models(plan: RunPlan, device: str) -> Any:
+    """The plan's models on ``device``, loaded from their files (digests as recorded: not read again),
+    run with the plan's precision and threads."""
+    import torch
 
-    path: str
-    name: str
-    padding: str
+    from edvr_cli.engine.device import resolve_device
+    from edvr_cli.jobs.models import Models
+    from edvr_cli.model.descriptor import load_descriptor
 
-
-@dataclass(frozen=True)
-class Recipe:
-    """What a worker needs to make the segments of one input."""
-
-    src: str
-    dst: str
-    info: Any  # VideoInfo
-    index: Any  # FrameIndex
-    settings: RestoreSettings
-    stage1: ModelRef
-    stage2: ModelRef | None
-    tile: int | None
-    batch: int
-    context: int
-    reach: int
-    aheads: tuple[int, ...]
-
-    @property
-    def total(self) -> int:
-        return int(self.index.frames)
-
-
-def model_refs(models: Any) -> tuple[ModelRef, ModelRef | None]:
-    """The files of loaded models, for workers to load them again."""
-    refs: list[ModelRef | None] = []
-    for d in (models.stage1, models.stage2):
-        if d is None:
-            refs.append(None)
-            continue
-        if d.path is None:
+    dev = resolve_device(device)
+    if plan.execution.threads and dev.type == "cpu":
+        torch.set_num_threads(plan.execution.threads)
+    loaded = []
+    for ref in plan.stages:
+        if ref.path is None:
             raise ValueError("a model built in memory cannot be sent to workers; save it to a file first")
-        refs.append(ModelRef(str(d.path), d.name, d.padding))
-    assert refs[0] is not None
-    return refs[0], refs[1]
-
-
-def _with(settings: RestoreSettings, **changes: Any) -> RestoreSettings:
-    """A copy of ``settings`` with some fields changed (without calling a subclass's ``__init__``)."""
-    import copy
-
-    out = copy.copy(settings)
-    for key, value in changes.items():
-        setattr(out, key, value)
-    return out
+        loaded.append(load_descriptor(ref.path, dev, padding=ref.padding, name=ref.name, sha256=ref.sha256))
+    return Models(loaded[0], loaded[1] if len(loaded) > 1 else None, dev, plan.execution.precision)
 
 
 class PieceMaker:
     """A worker's models (loaded once) and the making of pieces.
 
     Args:
-        recipe: the input and how to restore it.
+        plan: the run's plan.
+        models: loaded models (the driver's, in this process), or None to load the plan's on ``device``.
         device: this worker's device (``cpu``, ``cuda:1`` ...).
-        threads: torch threads for this worker on the CPU (None leaves torch's choice).
     """
 
-    def __init__(self, recipe: Recipe, device: str, threads: int | None = None) -> None:
-        import torch
+    def __init__(self, plan: RunPlan, models: Any = None, device: str | None = None) -> None:
+        self.plan = plan
+        self.models = models if models is not None else load_plan_models(plan, device or plan.execution.device)
 
-        from edvr_cli.engine.device import default_precision, resolve_device
-        from edvr_cli.jobs.models import Models
-        from edvr_cli.model.descriptor import load_descriptor
-
-        if threads:
-            torch.set_num_threads(threads)
-        self.recipe = recipe
-        dev = resolve_device(device)
-        s = recipe.settings
-        stage1 = load_descriptor(recipe.stage1.path, dev, padding=recipe.stage1.padding, name=recipe.stage1.name)
-        stage2 = None
-        if recipe.stage2 is not None:
-            stage2 = load_descriptor(recipe.stage2.path, dev, padding=recipe.stage2.padding, name=recipe.stage2.name)
-        settings = _with(s, device=str(dev), batch=recipe.batch)
-        self.models = Models(stage1, stage2, dev, s.precision or default_precision(dev))
-        self.settings = settings
-
-    @classmethod
-    def from_models(cls, recipe: Recipe, models: Any) -> PieceMaker:
-        """A maker over models this process already loaded (the one-worker case)."""
-        maker = cls.__new__(cls)
-        maker.recipe = recipe
-        maker.models = models
-        maker.settings = _with(recipe.settings, batch=recipe.batch)
-        return maker
-
-    def make(self, spec: SegmentSpec, part: str | os.PathLike, on_frame: Callable[[], None] | None = None,
+    def make(self, spec: SegmentSpec, part: str | os.PathLike, on_frame: Callable[[int], None] | None = None,
              warn: Callable[[str], None] | None = None) -> Segment:
         """Restore and encode segment ``spec`` into the piece file ``part``; returns it as a finished segment."""
-        from edvr_cli.jobs.job import Job
-        from edvr_cli.video.reader import FrameReader
-
-        r = self.recipe
-        job = Job(Path(r.src), Path(r.dst), r.info, self.settings, self.models, r.tile, warn or (lambda m: None), None)
-        start, stop = decode_range(spec, r.total, r.context, r.reach)
-        reader = FrameReader(r.src, r.info, on_warning=job.warn, deinterlace=self.settings.deinterlace,
-                             start=r.index.seconds(spec.first),
-                             end=r.index.seconds(spec.stop) if spec.stop < r.total else None,
-                             context_before=spec.first - start, context_after=stop - spec.stop)
-        writer = job.open_writer(Path(part), copy_streams=False)
+        plan = self.plan
+        seg = plan.segments
+        assert seg is not None and seg.index is not None
+        index, total = seg.index, seg.index.frames
+        start, stop = decode_range(spec, total, seg.aheads, seg.grid)
+        ctx = RunContext(plan, warn)
+        end = index.seconds(spec.stop) if spec.stop < total else None
+        reader = ctx.reader(start=index.seconds(spec.first), end=end, context_before=spec.first - start,
+                            context_after=stop - spec.stop)
+        writer = ctx.open_writer(Path(part), copy_streams=False)
         try:
             video = hasattr(writer, "time_base")
             times: list[int] = []
             if video:
-                tb = r.index.time_base
-                floor = output_times([r.index.pts[spec.first - 1]], tb, writer.time_base)[0] if spec.first else None
-                times = output_times(r.index.pts[spec.first:spec.stop], tb, writer.time_base, floor)
+                tb = index.time_base
+                floor = output_times([index.pts[spec.first - 1]], tb, writer.time_base)[0] if spec.first else None
+                times = output_times(index.pts[spec.first:spec.stop], tb, writer.time_base, floor)
 
-            def restore(frames: Iterator[Any]) -> Iterator[Any]:
-                stream: Any = (f.image for f in frames)
-                first = start
-                for j, restorer in enumerate(job.restorers(writer)):
-                    out_start = max(0, spec.first - sum(r.aheads[j + 1:]))
-                    stream = restorer.run(stream, first_index=first, start=out_start)
-                    first = out_start
-                return stream
-
-            def write(out: Any, n: int) -> None:
+            def write(out: Any, clip_index: int, timing: Any) -> None:
                 if video:
-                    writer.write(out, times[n], writer.time_base)
+                    writer.write(out, times[clip_index - spec.first], writer.time_base)
                 else:
                     writer.write(out)
 
-            written = job.overlapped(reader, restore, write, count=spec.count, on_output=on_frame,
-                                     offset=spec.first)
+            tick = (lambda: on_frame(1)) if on_frame is not None else None
+            written = run_pipeline(plan, self.models, reader, writer, write, stop=threading.Event(),
+                                   starts=seg.starts(spec.first), count=spec.count, offset=spec.first,
+                                   on_output=tick)
             if written != spec.count:
                 raise RuntimeError(f"segment {spec.index} made {written} of {spec.count} frames")
             writer.close()

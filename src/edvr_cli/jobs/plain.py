@@ -1,54 +1,35 @@
-"""A plain run: every frame in one pass into a guarded temporary output, renamed into place at the end."""
+"""A plain run: every frame in one pass into a guarded temporary output (or standard output)."""
 
 from __future__ import annotations
 
-from collections import deque
-from collections.abc import Iterable, Iterator
+import threading
 from pathlib import Path
 from typing import Any
 
 from edvr_cli.errors import InputError
 from edvr_cli.guard.output import guarded_output
-from edvr_cli.jobs.job import Job
+from edvr_cli.jobs.pipeline import run_pipeline
+from edvr_cli.jobs.runplan import RunPlan
 
 
-def run_plain(job: Job) -> int:
-    """Restore ``job.src`` into ``job.dst`` in one pass; returns the frames written."""
-    from edvr_cli.video import is_frame_folder_output
+def run_plain(plan: RunPlan, models: Any, ctx: Any) -> int:
+    """Restore the plan's input into its output in one pass; returns the frames written."""
+    from edvr_cli.video.paths import OutputKind
 
-    try:
-        if str(job.dst) == "-":  # standard output: a stream, nothing to guard or rename
-            with job.reader() as reader, job.open_writer(Path("-")) as writer:
-                _pass(job, reader, writer)
-            return job.done
-        folder = is_frame_folder_output(job.dst)
-        with guarded_output(job.dst, overwrite=job.settings.overwrite, inputs=[job.src], folder=folder) as tmp, \
-                job.reader() as reader, job.open_writer(tmp) as writer:
-            _pass(job, reader, writer)
-    except BaseException as exc:
-        job.fail(exc)
-    return job.done
+    if plan.kind is OutputKind.STDOUT:  # a stream: nothing to guard or rename
+        with ctx.reader() as reader, ctx.open_writer(Path("-")) as writer:
+            return _pass(plan, models, ctx, reader, writer)
+    with guarded_output(plan.dst, overwrite=plan.settings.overwrite, inputs=[plan.src],
+                        folder=plan.kind is OutputKind.FRAMES) as tmp, \
+            ctx.reader() as reader, ctx.open_writer(tmp) as writer:
+        return _pass(plan, models, ctx, reader, writer)
 
 
-def _pass(job: Job, reader: Any, writer: Any) -> None:
-    timing: deque = deque()
+def _pass(plan: RunPlan, models: Any, ctx: Any, reader: Any, writer: Any) -> int:
+    def write(out: Any, index: int, timing: tuple[int, Any]) -> None:
+        writer.write(out, *timing)
 
-    def restore(frames: Iterator[Any]) -> Iterator[Any]:
-        def images() -> Iterator[Any]:
-            for frame in frames:
-                timing.append((frame.pts, frame.time_base))
-                yield frame.image
-
-        stream: Iterable = images()
-        for restorer in job.restorers(writer):
-            stream = restorer.run(stream)
-        for out in stream:
-            yield out, timing.popleft()
-
-    def write(item: tuple[Any, tuple[int, Any]], n: int) -> None:
-        out, (pts, tb) = item
-        writer.write(out, pts, tb)
-
-    job.overlapped(reader, restore, write, on_output=job.progress)
-    if job.done == 0:
-        raise InputError(f"'{job.src.name}': no frame could be decoded")
+    done = run_pipeline(plan, models, reader, writer, write, stop=threading.Event(), on_output=ctx.progress)
+    if done == 0:
+        raise InputError(f"'{plan.info.label}': no frame could be decoded")
+    return done

@@ -1,18 +1,23 @@
-"""Segment plans, as pure arithmetic: which frames each segment outputs, which it decodes, and its times.
+"""Segment plans, as pure arithmetic: which frames each segment outputs, which it decodes, and where
+each stage of the model starts.
 
-A segment outputs frames [first, first + count) of one input. It is restored from the frames
-``context`` before and ``reach`` after it (what the model's windows can need), so it is the same
-frames whichever worker makes it, in whatever order, in one run or across several.
+A segment outputs frames [first, first + count) of one input. Its restorers start on the batch grid
+(batches of ``grid`` centre frames at multiples of ``grid``, as in a one-pass run) with the temporal
+context each stage needs before it, and read far enough past it that its last batches are whole, so
+a segment is the very same frames whichever worker makes it, in whatever order, in one run or across
+several.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from fractions import Fraction
 
 #: Frames per segment: the unit of parallel work and the most work an interruption can cost.
 SEGMENT_FRAMES = 300
+#: A clip's last segment takes in a remainder shorter than this (a tiny encode is no use to anyone,
+#: and encoders such as x265 mistime streams shorter than their B-frame delay).
+SHORTEST_TAIL = 8
 
 
 @dataclass(frozen=True)
@@ -28,10 +33,24 @@ class SegmentSpec:
         return self.first + self.count
 
 
-def plan_segments(total: int, segment_frames: int, shortest_tail: int) -> list[SegmentSpec]:
+def align_down(n: int, grid: int) -> int:
+    return n - n % max(1, grid)
+
+
+def align_up(n: int, grid: int) -> int:
+    return -(-n // max(1, grid)) * max(1, grid)
+
+
+def segment_frames_on_grid(segment_frames: int, grid: int) -> int:
+    """Frames per segment rounded up to a whole number of batches (segment boundaries on the batch grid)."""
+    return align_up(max(1, int(segment_frames)), grid)
+
+
+def plan_segments(total: int, segment_frames: int, shortest_tail: int | None = None) -> list[SegmentSpec]:
     """Segments of ``segment_frames`` covering ``total`` frames; the last takes in a remainder shorter
-    than ``shortest_tail`` (a tiny encode helps no one, and some encoders mistime very short streams)."""
+    than ``shortest_tail`` (default :data:`SHORTEST_TAIL`)."""
     n = max(1, int(segment_frames))
+    shortest_tail = SHORTEST_TAIL if shortest_tail is None else shortest_tail
     specs: list[SegmentSpec] = []
     first = 0
     while first < total:
@@ -43,28 +62,35 @@ def plan_segments(total: int, segment_frames: int, shortest_tail: int) -> list[S
     return specs
 
 
+@dataclass(frozen=True)
+class StageStarts:
+    """Where the restorers of a segment begin: ``decode`` is the first clip frame read, ``outputs[j]``
+    the first centre stage ``j`` outputs (the last stage's is the segment's first frame)."""
+
+    decode: int
+    outputs: tuple[int, ...]
+
+
+def stage_starts(first: int, aheads: Sequence[int], grid: int) -> StageStarts:
+    """Each stage starts on the batch grid, early enough for the next stage's context (``aheads[j]``: the
+    frames stage ``j`` needs on either side of a centre)."""
+    outputs = [first]
+    for j in range(len(aheads) - 1, 0, -1):
+        outputs.insert(0, align_down(max(0, outputs[0] - aheads[j]), grid))
+    return StageStarts(max(0, outputs[0] - aheads[0]), tuple(outputs))
+
+
+def reach(aheads: Sequence[int], grid: int) -> int:
+    """Frames a segment reads past its last frame: every stage's context rounded up to whole batches,
+    and one batch more, so no batch that an output depends on is cut short by the end of the read."""
+    return sum(align_up(a, grid) for a in aheads) + max(1, grid)
+
+
 def context_frames(windows: Sequence[int]) -> int:
-    """Frames a segment needs on each side: each stage's lookahead (2 x half-window), summed over stages."""
+    """Frames a segment needs on each side before grid alignment: each stage's lookahead, summed."""
     return sum(2 * (w // 2) for w in windows)
 
 
-def decode_range(spec: SegmentSpec, total: int, context: int, reach: int) -> tuple[int, int]:
-    """The frames [start, stop) a segment decodes: ``context`` before it and ``reach`` after it, within the clip."""
-    return max(0, spec.first - context), min(total, spec.stop + reach)
-
-
-def output_times(src_pts: Sequence[int], src_tb: Fraction, out_tb: Fraction, floor: int | None = None) -> list[int]:
-    """Presentation times in the output time base: rounded, then made strictly increasing.
-
-    ``floor`` is the output time of the frame before the first (a time is never at or below it), so
-    consecutive segments join without a repeated time.
-    """
-    out: list[int] = []
-    last = floor
-    for p in src_pts:
-        t = round(Fraction(p) * src_tb / out_tb)
-        if last is not None and t <= last:
-            t = last + 1
-        out.append(t)
-        last = t
-    return out
+def decode_range(spec: SegmentSpec, total: int, aheads: Sequence[int], grid: int) -> tuple[int, int]:
+    """The frames [start, stop) a segment decodes, within the clip."""
+    return stage_starts(spec.first, aheads, grid).decode, min(total, spec.stop + reach(aheads, grid))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from edvr_cli.jobs.workfolder import SEGMENT_FRAMES
+from edvr_cli.jobs.segplan import SEGMENT_FRAMES
 
 DEFAULT_MODELS = {"upscale": "EDVR_L_x4_SR_REDS", "deblur": "EDVR_L_deblur_REDS"}
 TASK_SCALE = {"upscale": 4, "deblur": 1}

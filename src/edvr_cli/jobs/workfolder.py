@@ -30,18 +30,11 @@ from pathlib import Path
 from typing import Any
 
 from edvr_cli.errors import OutputBusyError, OutputError, ResumeError
-from edvr_cli.guard.output import remove_path
+from edvr_cli.guard.output import NAME_MAX, remove_path
 
 #: Inputs with more frames than this (or an unknown count) are made resumable unless told otherwise.
 RESUME_MIN_FRAMES = 3000
-#: Frames per segment: the most work an interruption can cost.
-SEGMENT_FRAMES = 300
-#: A clip's last segment takes in a remainder shorter than this (a tiny encode is no use to anyone,
-#: and encoders such as x265 mistime streams shorter than their B-frame delay).
-SHORTEST_TAIL = 8
 WORK_SUFFIX = ".edvr-work"
-#: The longest file name most file systems allow (bytes).
-NAME_MAX = 255
 MANIFEST = "manifest.json"
 FORMAT = "edvr-cli resumable run"
 VERSION = 1
@@ -57,18 +50,19 @@ def work_dir(output: str | os.PathLike) -> Path:
 
 _OWN_ENTRY = re.compile(
     r"^(lock|manifest\.json|\.manifest\.json\.tmp|seg-\d{6}(\.part)?(\.[^/]*)?|assembly(\.[^/]*)?)$")
-_FRAME = re.compile(r"^\d{8}\.png$")
 
 
 def _own_entry(entry: os.DirEntry) -> bool:
     """Whether an entry of a work folder is one edvr makes there (a segment folder holds only frames)."""
+    from edvr_cli.video.paths import FRAME_FILE  # the video package is imported only when needed
+
     if not _OWN_ENTRY.match(entry.name):
         return False
     if entry.is_symlink():
         return False
     if entry.is_dir():
         return entry.name.startswith(("seg-", "assembly")) and all(
-            _FRAME.match(e.name) and e.is_file(follow_symlinks=False) for e in os.scandir(entry.path))
+            FRAME_FILE.match(e.name) and e.is_file(follow_symlinks=False) for e in os.scandir(entry.path))
     return entry.is_file()
 
 
@@ -392,18 +386,43 @@ def remove_if_placed(output: str | os.PathLike) -> bool:
         return False
     if not isinstance(placed, dict) or (st.st_dev, st.st_ino) != (placed.get("dev"), placed.get("ino")):
         return False
+    try:
+        _remove_unlocked(folder, output)
+    except OutputBusyError:
+        return False  # a live run holds it
+    return True
+
+
+def discard(output: str | os.PathLike) -> bool:
+    """Remove the unfinished run's work folder of ``output`` (``--overwrite`` without resuming); False when
+    there is none.
+
+    Raises:
+        OutputError: the folder holds anything edvr did not write there, or is a link or a file.
+        OutputBusyError: a live run holds its lock.
+    """
+    folder = work_dir(output)
+    if not folder.exists() and not folder.is_symlink():
+        return False
+    check_work_folder(folder)
+    _remove_unlocked(folder, output)
+    return True
+
+
+def _remove_unlocked(folder: Path, output: str | os.PathLike) -> None:
+    """Remove a checked work folder while holding its lock, so a live run's folder is never removed."""
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(folder / "lock"), timeout=0)
     try:
         lock.acquire()
     except Timeout:
-        return False  # a live run holds it
+        raise OutputBusyError(
+            f"another edvr process is writing '{output}' (its work folder '{folder.name}' is locked)") from None
     try:
         remove_path(folder)
     finally:
         lock.release()
-    return True
 
 
 def peek(output: str | os.PathLike) -> tuple[int, int] | None:

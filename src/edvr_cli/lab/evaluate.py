@@ -116,7 +116,7 @@ def model_runner(spec: str | Path, device: str = "auto", padding: str | None = N
 
     The model runs in :class:`~edvr_cli.engine.restorer.StreamRestorer`, as ``edvr upscale`` runs it:
     temporal padding ``padding``, else the registry's published one, else
-    :func:`~edvr_cli.engine.windows.published_padding` of the model; ``precision`` defaults to the
+    :func:`~edvr_cli.model.padding.published_padding` of the model; ``precision`` defaults to the
     device's default (fp16 on CUDA, fp32 elsewhere); ``tile`` and ``batch`` None are automatic (the
     restorer then picks the tile size ``edvr upscale`` picks: tiled frames blend, so they must match).
     """

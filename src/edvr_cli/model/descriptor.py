@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
-from edvr_cli.engine.windows import PADDINGS, published_padding
 from edvr_cli.errors import EDVRCheckpointError, UsageError
 from edvr_cli.model.arch import EDVR, EDVRConfig
 from edvr_cli.model.checkpoint import FORMAT_TAG, PADDING_KEY, load_checkpoint
+from edvr_cli.model.padding import PADDINGS, published_padding
 from edvr_cli.model.reader import file_sha256
 
 #: Values of :attr:`ModelDescriptor.naming`.
@@ -42,7 +42,7 @@ class ModelDescriptor:
             files edvr wrote (canonical tensors with the configuration in the header).
         padding: temporal padding at clip ends: the caller's, else the file's ``edvr_padding``
             metadata, else the rule the published models were tested with
-            (:func:`edvr_cli.engine.windows.published_padding`).
+            (:func:`edvr_cli.model.padding.published_padding`).
         metadata: the file's safetensors metadata (empty for ``.pth`` files).
         supports_half: float16/bfloat16 inference is safe: the network is convolutions and
             LeakyReLU without normalisation, and the deformable sampling already runs in float32.
@@ -114,6 +114,7 @@ def load_descriptor(
     center_frame_idx: int | None = None,
     padding: str | None = None,
     name: str | None = None,
+    sha256: str | None = None,
 ) -> ModelDescriptor:
     """Load a checkpoint file of any upstream codebase (``.pth``/``.pt``/``.safetensors``) as a descriptor.
 
@@ -122,8 +123,9 @@ def load_descriptor(
             non-finite weights load).
         device: where to put the network.
         center_frame_idx: override the reference frame (default: the file's metadata, else the middle).
-        padding: override the temporal padding (one of ``engine.windows.PADDINGS``).
+        padding: override the temporal padding (one of ``model.padding.PADDINGS``).
         name: a label for messages (default: the file's stem).
+        sha256: the file's digest when the caller already has it (a run's plan): not read again.
 
     Raises:
         EDVRCheckpointError: the file is not a loadable EDVR checkpoint, or its metadata is invalid.
@@ -136,7 +138,7 @@ def load_descriptor(
         loaded = load_checkpoint(path, device, center_frame_idx=center_frame_idx)
     except ValueError as exc:  # only the caller's centre frame raises a plain ValueError
         raise UsageError(str(exc)) from None
-    digest = file_sha256(path)
+    digest = sha256 or file_sha256(path)
     metadata = loaded.metadata
     config = loaded.model.config
     if padding is None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import enum
+import os
 import re
 from pathlib import Path
 
@@ -20,6 +22,13 @@ IMAGE_EXTENSIONS: frozenset[str] = frozenset(
 )
 
 _DIGITS = re.compile(r"(\d+)")
+#: Names of the PNG files of a frame-folder output: ``00000000.png``, ``00000001.png`` ...
+FRAME_FILE = re.compile(r"^\d{8}\.png$")
+
+
+def frame_file_name(index: int) -> str:
+    """The file name of frame ``index`` (from 0) in a frame-folder output."""
+    return f"{index:08d}.png"
 
 
 def natural_sort_key(name: str | Path) -> tuple:
@@ -53,6 +62,30 @@ def is_frame_folder_output(path: str | Path) -> bool:
     except OSError:  # a name too long to look up: not a folder that exists
         pass
     return not is_video_file(p)
+
+
+#: The output name that means standard output (YUV4MPEG2), and the input name that means standard input.
+STDOUT = "-"
+
+
+class OutputKind(enum.Enum):
+    """What an output path receives: a video file, a folder of PNG frames, or standard output."""
+
+    FILE = "file"
+    FRAMES = "frames"
+    STDOUT = "stdout"
+
+
+def is_stdout(path: str | os.PathLike[str] | None) -> bool:
+    """Whether an OUTPUT argument means standard output (``-``)."""
+    return path is not None and os.fspath(path) == STDOUT
+
+
+def output_kind(path: str | os.PathLike[str]) -> OutputKind:
+    """The one output rule: ``-`` is standard output, a video extension a file, anything else PNG frames."""
+    if is_stdout(path):
+        return OutputKind.STDOUT
+    return OutputKind.FRAMES if is_frame_folder_output(os.fspath(path)) else OutputKind.FILE
 
 
 def list_images(folder: str | Path) -> list[Path]:

@@ -168,13 +168,13 @@ def _probe(path: str | Path, sequence_fps: Fraction) -> VideoInfo:
     with container:
         stream = video_stream(container, p)
         first = first_frame(container, stream, p)
-        return _info_from_stream(p, container, stream, first)
+        return info_from_stream(p, container, stream, first)
 
 
 def probe_pipe(source: PipeSource) -> VideoInfo:
     """Describe an open pipe from its header and first frame (kept in ``source.pending``)."""
     first = source.first_frame()
-    info = _info_from_stream(stdin_path(), source.container, source.stream, first)
+    info = info_from_stream(stdin_path(), source.container, source.stream, first)
     return replace(info, is_pipe=True, num_frames=None, num_frames_exact=False, duration=None)
 
 
@@ -227,7 +227,7 @@ def frame_color(frame: av.VideoFrame, ctx: Any) -> ColorInfo:
     )
 
 
-def _info_from_stream(
+def info_from_stream(
     path: Path, container: av.container.InputContainer, stream: av.VideoStream, first: av.VideoFrame
 ) -> VideoInfo:
     ctx = stream.codec_context
@@ -275,7 +275,7 @@ def _probe_sequence(folder: Path, fps: Fraction) -> VideoInfo:
     with container:
         stream = video_stream(container, files[0])
         first = first_frame(container, stream, files[0])
-        info = _info_from_stream(files[0], container, stream, first)
+        info = info_from_stream(files[0], container, stream, first)
     return VideoInfo(
         path=folder,
         width=info.width,

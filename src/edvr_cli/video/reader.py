@@ -50,6 +50,7 @@ from edvr_cli.video.pipes import PipeSource, is_stdin, open_stdin
 from edvr_cli.video.planes import YUVFrame
 from edvr_cli.video.probe import VideoInfo, frame_color, open_input, probe, video_stream
 from edvr_cli.video.span import TimeLike, check_span, format_time
+from edvr_cli.video.timing import BestEffortTimestamp, SourceTimes
 
 _FRAME_SLOT_FORMATS = frozenset({"avi"})
 
@@ -447,8 +448,7 @@ class FrameReader:
             yield decoded
 
     def _reset_timing(self) -> None:
-        self._last_pts: int | None = None
-        self._pts_offset = 0
+        self._times = SourceTimes(self._frame_step())
         self._landing = None
         self._landed_at_start = True
         self._frame_slots = (not self.info.is_image_sequence and not self._pipe
@@ -460,25 +460,15 @@ class FrameReader:
         return max(1, round(1 / fps / self.info.time_base))
 
     def _usable_pts(self, pts: int | None) -> int:
-        step = self._frame_step()
-        if pts is None:
-            pts = 0 if self._last_pts is None else self._last_pts + step
-        else:
-            pts += self._pts_offset
-        last = self._last_pts
-        if last is not None and pts <= last:
-            if last - pts > step:  # a jump back by more than a frame: a new timeline began
-                self._warn_once("discontinuity", (
-                    f"'{self.info.label}': timestamps jump back at frame {self.frames_decoded} "
-                    "(a stream discontinuity); continuing the timeline"))
-                self._pts_offset += last + step - pts
-                pts = last + step
-            else:
-                self._warn_once("nudge", (
-                    f"'{self.info.label}': timestamps do not increase at frame {self.frames_decoded}; "
-                    "nudged forward one tick"))
-                pts = last + 1
-        self._last_pts = pts
+        pts = self._times(pts)
+        if self._times.event == "discontinuity":
+            self._warn_once("discontinuity", (
+                f"'{self.info.label}': timestamps jump back at frame {self.frames_decoded} "
+                "(a stream discontinuity); continuing the timeline"))
+        elif self._times.event == "nudge":
+            self._warn_once("nudge", (
+                f"'{self.info.label}': timestamps do not increase at frame {self.frames_decoded}; "
+                "nudged forward one tick"))
         return pts
 
     # -- seeking --------------------------------------------------------------------------------
@@ -544,10 +534,10 @@ class FrameReader:
                 self.warn(f"'{info.label}': decoded {self.frames_decoded} frames where the container's index "
                           f"lists {info.num_frames}; the file may be truncated")
             return
-        if info.duration is None or self._last_pts is None:
+        if info.duration is None or self._times.last is None:
             return
         frame = 1 / (info.fps or Fraction(25))
-        covered = (self._last_pts - self._origin()) * info.time_base + frame
+        covered = (self._times.last - self._origin()) * info.time_base + frame
         if covered < Fraction(9, 10) * info.duration - 2 * frame:
             about = f"about {round(info.duration * info.fps)} frames, " if info.fps else ""
             self.warn(
@@ -569,31 +559,6 @@ def _with_span(info: VideoInfo, span: tuple[Fraction, Fraction | None] | None) -
     from dataclasses import replace
 
     return replace(info, span=span)
-
-
-class BestEffortTimestamp:
-    """Choose between a frame's pts and dts the way libavcodec's ``guess_correct_pts`` does.
-
-    Containers without real presentation times (AVI with B-frames) hand decoded frames pts that
-    go backwards while their dts increase; whichever of the two has been non-increasing less
-    often so far wins.
-    """
-
-    def __init__(self) -> None:
-        self.faulty_pts = self.faulty_dts = 0
-        self._last_pts: int | None = None
-        self._last_dts: int | None = None
-
-    def __call__(self, pts: int | None, dts: int | None) -> int | None:
-        if dts is not None:
-            self.faulty_dts += self._last_dts is not None and dts <= self._last_dts
-            self._last_dts = dts
-        if pts is not None:
-            self.faulty_pts += self._last_pts is not None and pts <= self._last_pts
-            self._last_pts = pts
-        if pts is not None and (self.faulty_pts <= self.faulty_dts or dts is None):
-            return pts
-        return dts
 
 
 def read_frames(path: str | Path, info: VideoInfo | None = None) -> Iterator[Frame]:

@@ -7,9 +7,7 @@ YUV4MPEG2 on stdout (path ``-``), and :func:`check_writable` to refuse an output
 from __future__ import annotations
 
 import os
-import re
 import sys
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -36,11 +34,13 @@ from edvr_cli.video.convert import plane_layout, planes_to_frame, rgb_to_frame
 from edvr_cli.video.encoder import HVC1_FORMATS, EncoderSettings, MuxerCodecs, choose_encoder, output_format
 from edvr_cli.video.formats import describe_pix_fmt
 from edvr_cli.video.gif import GifPalettizer
-from edvr_cli.video.paths import VIDEO_EXTENSIONS, is_frame_folder_output
+from edvr_cli.video.paths import STDOUT, VIDEO_EXTENSIONS, frame_file_name, is_frame_folder_output
 from edvr_cli.video.planes import PlaneLayout, YUVFrame
 from edvr_cli.video.probe import VideoInfo
+from edvr_cli.video.source import SourceVideo, source_video
 from edvr_cli.video.stderr import native_stderr
-from edvr_cli.video.streams import KEPT_METADATA, StreamCopier, StreamPlan, cannot_mux, codec_name, plan_streams
+from edvr_cli.video.streams import StreamCopier, StreamPlan, cannot_mux, codec_name, plan_streams
+from edvr_cli.video.timing import Increasing, rescale
 
 __all__ = [
     "ImageSequenceWriter",
@@ -52,8 +52,6 @@ __all__ = [
     "plan_streams",
 ]
 
-#: The output path that means "YUV4MPEG2 on standard output".
-STDOUT = "-"
 
 #: Colour of outputs made from RGB sources (image sequences, RGB video): BT.709, limited range.
 RGB_SOURCE_OUTPUT_COLOR = ColorInfo(SPC_BT709, RANGE_LIMITED, PRI_BT709, TRC_BT709, True, True)
@@ -65,87 +63,6 @@ _SAR_IN_BITSTREAM = frozenset({"libx264", "libx265", "mpeg4"})
 # Muxers where the video stream is marked "default" (players pick tracks by it).
 _DEFAULT_FLAG_FORMATS = frozenset({"matroska", "webm"})
 _AV_FIELD_PROGRESSIVE = 1
-_CHROMA_LOCATIONS = ("left", "center", "topleft", "top", "bottomleft", "bottom")
-
-
-@dataclass(frozen=True)
-class SourceVideo:
-    """What the writer carries from the source's video stream beyond :class:`VideoInfo`.
-
-    Args:
-        profile: codec profile name (``HQ`` for ProRes), or ``None``.
-        codec_tag: the stream's fourcc (``hvc1``), or ``None``.
-        metadata: language / title of the video stream.
-        disposition: the stream's disposition flags.
-        chroma_location: FFmpeg's name (``left``, ``topleft`` ...), ``None`` when unspecified.
-        field_order: FFmpeg's ``AVFieldOrder`` (0 unknown, 1 progressive, 2.. interlaced).
-    """
-
-    profile: str | None = None
-    codec_tag: str | None = None
-    metadata: tuple[tuple[str, str], ...] = ()
-    disposition: int = 0
-    chroma_location: str | None = None
-    field_order: int = 0
-
-
-def source_video(info: VideoInfo) -> SourceVideo:
-    """Read :class:`SourceVideo` from the source file (decodes its first frame); empty for image folders.
-
-    The chroma location comes from ``info.chroma_location`` when the probe provides it, else
-    from FFmpeg's own description of the first decoded frame (``showinfo``), as PyAV has no
-    accessor for ``AVFrame.chroma_location``.
-    """
-    if info.is_image_sequence:
-        return SourceVideo()
-    try:
-        with av.open(str(info.path), "r") as inp:
-            stream = inp.streams[info.stream_index]
-            assert isinstance(stream, av.VideoStream)
-            ctx = stream.codec_context
-            tag = stream.codec_tag.strip("\x00") or None
-            meta = tuple((k, stream.metadata[k]) for k in KEPT_METADATA if k in stream.metadata)
-            first = None
-            for packet in inp.demux(stream):
-                frames = packet.decode()
-                if frames:
-                    first = frames[0]
-                    break
-            location = getattr(info, "chroma_location", None)
-            if location is None and first is not None:
-                location = _chroma_location(stream, first)
-            return SourceVideo(
-                profile=ctx.profile, codec_tag=tag, metadata=meta,
-                disposition=int(stream.disposition) & ~int(av.stream.Disposition.attached_pic),
-                chroma_location=location if location in _CHROMA_LOCATIONS else None,
-                field_order=int(ctx.field_order or 0),
-            )
-    except (av.error.FFmpegError, ValueError, OSError, IndexError):
-        return SourceVideo()
-
-
-def _chroma_location(stream: av.VideoStream, frame: av.VideoFrame) -> str | None:
-    """FFmpeg's name of ``frame``'s chroma location, read from the ``showinfo`` filter's log line."""
-    previous = av.logging.get_level()
-    try:
-        av.logging.set_level(av.logging.INFO)
-        with av.logging.Capture() as logs:
-            graph = av.filter.Graph()
-            src = graph.add_buffer(template=stream)
-            show = graph.add("showinfo")
-            sink = graph.add("buffersink")
-            src.link_to(show)
-            show.link_to(sink)
-            graph.configure()
-            graph.push(frame)
-            graph.pull()
-    except (av.error.FFmpegError, ValueError):
-        return None
-    finally:
-        av.logging.set_level(previous)
-    text = "".join(str(message) for _level, name, message in logs if name == "showinfo")
-    found = re.search(r"\bcl:(\w+)", text)
-    return found.group(1) if found else None
 
 
 class _WarningSink:
@@ -196,6 +113,9 @@ class VideoWriter(_WarningSink):
         on_warning: called with each warning as it happens (also kept in ``.warnings``).
         label: the name messages give (the final output, not a temporary).
         stdout: binary file object for ``path == "-"`` (default ``sys.stdout.buffer``).
+        progressive: the frames were deinterlaced: the stream is flagged progressive.
+        encoder, source, stream_plan: what a run's plan already chose (:func:`plan_encoder`), read
+            (:func:`~edvr_cli.video.source.inspect`) and planned; None: decided here.
 
     Attributes:
         settings: the :class:`~edvr_cli.video.encoder.EncoderSettings` in use; ``str(settings)`` /
@@ -222,6 +142,9 @@ class VideoWriter(_WarningSink):
         label: str | None = None,
         stdout: IO[bytes] | None = None,
         progressive: bool = False,
+        encoder: EncoderSettings | None = None,
+        source: SourceVideo | None = None,
+        stream_plan: StreamPlan | None = None,
     ) -> None:
         super().__init__(on_warning)
         self.progressive = progressive  # the frames were deinterlaced: flag the stream progressive
@@ -235,12 +158,12 @@ class VideoWriter(_WarningSink):
         self.stream_plan = StreamPlan("")
         self.stream_summary: list[str] = []
         self._fps = info.fps
-        self._last_pts: int | None = None
+        self._times = Increasing()
         self._warned_pts = False
         self._reformatter = VideoReformatter()
         self._copier: StreamCopier | None = None
         self._gif: GifPalettizer | None = None
-        self._source = source_video(info)
+        self._source = source if source is not None else source_video(info)
         self._out = self._open_output(stdout)
         fmt_name = self._out.format.name
         if self.to_stdout and info.fps is None:
@@ -257,11 +180,11 @@ class VideoWriter(_WarningSink):
                 self.warn(f"{fmt_name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
         try:
             if copy_streams and not info.is_image_sequence:
-                self.stream_plan = plan_streams(info, fmt_name)
+                self.stream_plan = stream_plan if stream_plan is not None else plan_streams(info, fmt_name)
                 if strict_streams:
                     self.stream_plan.check_strict(self.label)
                 self.stream_summary = self.stream_plan.summary()
-            self.settings = self._add_video_stream(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
+            self.settings = self._add_video_stream(encoder, codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
             if copy_streams and not info.is_image_sequence:
                 self._copier = StreamCopier(info, self._out, self.warn, plan=self.stream_plan)
             try:  # open the encoder and write the header now, so refused settings fail before any work
@@ -318,23 +241,16 @@ class VideoWriter(_WarningSink):
         except (ValueError, av.error.FFmpegError) as e:
             raise EDVRError(f"cannot write '{self.label}': unknown container for this extension ({e})") from e
 
-    def _add_video_stream(self, **overrides) -> EncoderSettings:
+    def _add_video_stream(self, chosen: EncoderSettings | None, **overrides) -> EncoderSettings:
         info = self.info
         src = self._source
         fmt_name = self._out.format.name
-        settings, warnings = choose_encoder(
-            source_codec=info.codec_name,
-            bit_depth=info.bit_depth,
-            chroma=info.chroma,
-            width=self.width,
-            height=self.height,
-            container_codecs=MuxerCodecs(fmt_name),
-            container_name=fmt_name,
-            source_profile=src.profile,
-            **overrides,
-        )
-        for message in warnings:
-            self.warn(message)
+        if chosen is not None:
+            settings = chosen
+        else:
+            settings, warnings = plan_encoder(info, src, fmt_name, self.width, self.height, **overrides)
+            for message in warnings:
+                self.warn(message)
         options = dict(settings.options)
         out_chroma = describe_pix_fmt(settings.pix_fmt).chroma if settings.pix_fmt != "pal8" else "rgb"
         if src.chroma_location and out_chroma in ("420", "422", "440", "411", "410"):
@@ -436,19 +352,17 @@ class VideoWriter(_WarningSink):
         return OutputError(f"cannot write to {self.label}: the reading program closed the pipe")
 
     def _output_pts(self, pts: int | None, time_base: Fraction | None) -> int:
+        last = self._times.last
         if pts is None:
             step = 1 / (self._fps or 25) / self.time_base
-            pts = 0 if self._last_pts is None else self._last_pts + max(1, round(step))
+            pts = 0 if last is None else last + max(1, round(step))
         else:
-            source_tb = time_base or self.info.time_base
-            if source_tb != self.time_base:
-                pts = round(pts * source_tb / self.time_base)
-        if self._last_pts is not None and pts <= self._last_pts:
-            if not self._warned_pts:
-                self.warn(f"frame {self.frames_written} has a timestamp that does not increase; shifted by 1 tick")
-                self._warned_pts = True
-            pts = self._last_pts + 1
-        self._last_pts = pts
+            pts = rescale(pts, time_base or self.info.time_base, self.time_base)
+        nudged = self._times.nudged
+        pts = self._times(pts)
+        if self._times.nudged != nudged and not self._warned_pts:
+            self.warn(f"frame {self.frames_written} has a timestamp that does not increase; shifted by 1 tick")
+            self._warned_pts = True
         return pts
 
     def close(self) -> None:
@@ -574,7 +488,7 @@ class ImageSequenceWriter(_WarningSink):
             codec.width, codec.height, codec.pix_fmt = self.width, self.height, frame.format.name
             self._encoders[frame.format.name] = codec
         data = b"".join(bytes(packet) for packet in codec.encode(frame))  # type: ignore[attr-defined]
-        (self.path / f"{self.frames_written:08d}.png").write_bytes(data)
+        (self.path / frame_file_name(self.frames_written)).write_bytes(data)
         self.frames_written += 1
 
     def close(self) -> None:
@@ -588,6 +502,18 @@ class ImageSequenceWriter(_WarningSink):
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+
+
+def plan_encoder(info: VideoInfo, source: SourceVideo, format_name: str, width: int, height: int, *,
+                 codec: str | None = None, crf: int | None = None, preset: str | None = None,
+                 pix_fmt: str | None = None) -> tuple[EncoderSettings, list[str]]:
+    """The encoder a video output of ``format_name`` gets for this source at this size, with the
+    warnings about substitutions; opens nothing (see :func:`~edvr_cli.video.encoder.choose_encoder`)."""
+    return choose_encoder(
+        source_codec=info.codec_name, bit_depth=info.bit_depth, chroma=info.chroma, width=width, height=height,
+        container_codecs=MuxerCodecs(format_name), container_name=format_name, source_profile=source.profile,
+        codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt,
+    )
 
 
 def open_writer(

@@ -15,6 +15,11 @@ with SIGKILL leaves temporaries the next write removes) and renamed into place t
 handled signals held back: a model is cached exactly when its ``.safetensors`` exists, and nothing
 partial ever appears under a final name.
 
+Names and paths: every path made from a model name goes through ``names.check_model_name`` (a name is
+never a path: ``/``, ``..`` and a leading dot are refused), and every file this module, ``models`` and
+``download_file`` delete or rename here goes through :func:`inside` (``delete``, ``rename``), which refuses
+any path that is not strictly inside the cache folder.
+
 Checking on use: ``check_intact`` re-hashes the whole file on every use (about 0.2 s for an 80 MB
 EDVR-L file, small next to loading it) rather than trusting size and modification time, which a
 changed file can keep.
@@ -34,6 +39,7 @@ from typing import Any
 
 from edvr_cli import __version__, env
 from edvr_cli.errors import CachedModelChangedError, ModelCacheError
+from edvr_cli.zoo.names import check_model_name
 from edvr_cli.zoo.verify import sha256_file
 
 SUFFIX = ".safetensors"
@@ -44,15 +50,50 @@ def models_dir() -> Path:
 
 
 def model_file(name: str) -> Path:
-    return models_dir() / f"{name}{SUFFIX}"
+    """The cached weights of model ``name``; ``ModelNameError`` when ``name`` is no model name (a path...)."""
+    return models_dir() / f"{check_model_name(name)}{SUFFIX}"
 
 
 def sidecar_file(name: str) -> Path:
-    return models_dir() / f"{name}.json"
+    return models_dir() / f"{check_model_name(name)}.json"
 
 
 def lock_file(name: str) -> Path:
-    return models_dir() / f"{name}{SUFFIX}.lock"
+    return models_dir() / f"{check_model_name(name)}{SUFFIX}.lock"
+
+
+def inside(path: str | os.PathLike[str]) -> Path:
+    """``path`` when it lies strictly inside the cache folder; ModelCacheError (one line) otherwise.
+
+    The one check before the zoo deletes or renames anything in the cache (:func:`delete`,
+    :func:`rename`). The folders above the last part are resolved (``..``, links); the last part is
+    not, so a link in the cache is what gets removed, never its target.
+    """
+    path = Path(path)
+    root = os.path.realpath(models_dir())
+    parent = os.path.realpath(path.parent)
+    if path.name in ("", ".", "..") or not (parent == root or parent.startswith(root + os.sep)):
+        raise ModelCacheError(f"refusing to touch '{path}': it is outside the model cache {models_dir()}")
+    return path
+
+
+def delete(path: str | os.PathLike[str]) -> bool:
+    """Delete one file (or link) inside the cache folder (see :func:`inside`); False when it was not there."""
+    try:
+        inside(path).unlink()
+    except FileNotFoundError:
+        return False
+    return True
+
+
+def rename(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+    """Rename a file inside the cache folder onto another name there (atomic; see :func:`inside`)."""
+    os.replace(inside(src), inside(dst))
+
+
+def download_file(file_name: str) -> Path:
+    """Where the download of the checkpoint ``file_name`` goes: inside the cache folder, or ModelCacheError."""
+    return inside(models_dir() / file_name)
 
 
 def _cache_error(path: Path, exc: OSError | None = None) -> ModelCacheError:
@@ -148,9 +189,9 @@ class CachedModel:
             return 0
 
 
-def _read_sidecar(name: str) -> dict[str, Any]:
+def _read_sidecar(path: Path) -> dict[str, Any]:
     try:
-        with open(sidecar_file(name), encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             data = json.load(f)
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
@@ -158,10 +199,10 @@ def _read_sidecar(name: str) -> dict[str, Any]:
 
 
 def get(name: str) -> CachedModel | None:
-    """The cached model ``name`` (exact, else case-insensitive), or None."""
+    """The cached model ``name`` (exact, else case-insensitive), or None; ModelNameError for no model name."""
     path = model_file(name)
     if path.is_file():
-        return CachedModel(name, path, _read_sidecar(name))
+        return CachedModel(name, path, _read_sidecar(sidecar_file(name)))
     folded = name.lower()
     for cached in list_models():
         if cached.name.lower() == folded:
@@ -179,7 +220,7 @@ def list_models() -> list[CachedModel]:
         name = path.name[: -len(SUFFIX)]
         if name.startswith("."):
             continue  # a temporary file being written
-        found.append(CachedModel(name, path, _read_sidecar(name)))
+        found.append(CachedModel(name, path, _read_sidecar(path.with_name(f"{name}.json"))))
     return found
 
 
@@ -247,8 +288,8 @@ def install(
                 f.flush()
                 os.fsync(f.fileno())
             with signals_deferred():  # both or neither
-                os.replace(sidecar_tmp, sidecar)
-                os.replace(weights_tmp, final)
+                rename(sidecar_tmp, sidecar)
+                rename(weights_tmp, final)
         except OSError as exc:
             raise _cache_error(final, exc) from None
     finally:
@@ -277,14 +318,7 @@ def is_intact(cached: CachedModel) -> bool:
 
 def remove(name: str) -> list[Path]:
     """Delete a cached model (weights first, then its sidecar); the paths removed."""
-    removed = []
-    for path in (model_file(name), sidecar_file(name)):
-        try:
-            path.unlink()
-            removed.append(path)
-        except FileNotFoundError:
-            pass
-    return removed
+    return [path for path in (model_file(name), sidecar_file(name)) if delete(path)]
 
 
 def partial_files(file_name: str | None) -> list[Path]:
@@ -293,4 +327,4 @@ def partial_files(file_name: str | None) -> list[Path]:
         return []
     from edvr_cli.zoo.download import partial_files as leftovers
 
-    return leftovers(models_dir() / file_name)
+    return leftovers(download_file(file_name))

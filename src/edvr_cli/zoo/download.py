@@ -23,6 +23,7 @@ from filelock import FileLock
 
 from edvr_cli import env
 from edvr_cli.errors import ChecksumError, DownloadError, OfflineError
+from edvr_cli.guard.output import move_into_place, remove_path
 from edvr_cli.zoo import gdrive, http, hub
 from edvr_cli.zoo.failures import Fetched, SourceFailure, checksum_failure
 from edvr_cli.zoo.progress import ProgressCallback, progress_display
@@ -154,9 +155,9 @@ def _place_if_verified(partial: Path, target: Path, label: str, expected: str | 
     """
     digest = sha256_file(partial)
     if hash_matches(digest, expected):
-        os.replace(partial, target)
+        move_into_place(partial, target, overwrite=True)  # the guard: never onto a folder, device or FIFO
         return Fetched(target, label, digest, owned=True), digest
-    partial.unlink()
+    remove_path(partial)
     return None, digest
 
 
@@ -260,7 +261,7 @@ def download_entry(
                     fetched = handle.complete(target, entry.sha256, callback)
                 result = install(fetched)
                 if fetched.owned:
-                    fetched.path.unlink(missing_ok=True)
+                    remove_path(fetched.path)
                 return result
         except SourceFailure as failure:
             failures.append(failure)

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from edvr_cli.guard.output import remove_path
 from edvr_cli.zoo.failures import SourceFailure, first_text_line
 from edvr_cli.zoo.progress import ProgressCallback
 
@@ -29,7 +30,8 @@ def browser_link(file_id: str) -> str:
 
 
 def part_files(output: Path) -> list[Path]:
-    """gdown's partial files for ``output`` (``<name>`` + 8 random characters + ``.part``)."""
+    """gdown's partial files for ``output`` (``<name>`` + 8 random characters + ``.part``); files only,
+    so that deleting them never takes a folder with it."""
     try:
         return sorted(
             p
@@ -37,6 +39,7 @@ def part_files(output: Path) -> list[Path]:
             if p.name.startswith(output.name)
             and p.name.endswith(PART_SUFFIX)
             and len(p.name) == len(output.name) + 8 + len(PART_SUFFIX)
+            and not p.is_dir()
         )
     except OSError:
         return []
@@ -77,7 +80,7 @@ def fetch(
     label = label_for(file_id)
     if len(part_files(output)) > 1:  # gdown refuses to choose: keep none
         for part in part_files(output):
-            part.unlink(missing_ok=True)
+            remove_path(part)
     try:
         gdown.download(
             id=file_id,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edvr_cli import __version__, env
+from edvr_cli.guard.output import remove_path
 from edvr_cli.zoo.failures import (
     Fetched,
     SourceFailure,
@@ -150,9 +151,9 @@ class HubSource:
         digest = sha256_file(path)
         if not hash_matches(digest, expected):
             blob = os.path.realpath(path)
-            for p in {path, blob}:
+            for p in {path, blob}:  # huggingface_hub's link and blob: the next try fetches it afresh
                 try:
-                    os.unlink(p)
+                    remove_path(Path(p))
                 except OSError:
                     pass
             raise checksum_failure(self.label, digest, expected)

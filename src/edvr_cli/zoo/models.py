@@ -10,14 +10,15 @@ from typing import Any
 from edvr_cli.errors import (
     DownloadError,
     EDVRError,
+    ModelNameError,
     ModelNameTakenError,
     ModelNotFoundError,
 )
 from edvr_cli.zoo import cache
 from edvr_cli.zoo.download import Fetched, download_entry, source_label, sources_for
+from edvr_cli.zoo.names import check_model_name
 from edvr_cli.zoo.progress import ProgressCallback
 from edvr_cli.zoo.registry import (
-    NAME_PATTERN,
     ModelEntry,
     Registry,
     close_matches,
@@ -80,6 +81,18 @@ def _not_a_file(path: Path) -> str:
     kind = ("a folder" if stat.S_ISDIR(mode) else "a FIFO (named pipe)" if stat.S_ISFIFO(mode)
             else "a socket" if stat.S_ISSOCK(mode) else "a device")
     return f"{path} is {kind}, not a checkpoint file"
+
+
+def as_cache_name(text: str) -> str:
+    """What the user typed where a checkpoint file or a model name goes (``info``, ``--model``), once it
+    is not an existing file: a model name (``check_model_name``), else one line saying what is wrong:
+    ``no such checkpoint file`` when it looks like a path, ``bad model name`` otherwise."""
+    try:
+        return check_model_name(text)
+    except ModelNameError:
+        if _looks_like_path(text):
+            raise ModelNotFoundError(_not_a_file(Path(text))) from None
+        raise
 
 
 def _import_only_error(entry: ModelEntry) -> ModelNotFoundError:
@@ -147,8 +160,10 @@ def download_model(
 
     ``on_progress(done, total)`` receives the bytes as they arrive (else, unless ``quiet``, the shared
     progress bar shows them on a terminal). Raises ``ModelNotFoundError`` (unknown or import-only),
-    ``OfflineError``, ``ChecksumError``, ``DownloadError``, ``ModelCacheError`` (EDVR_HOME unusable).
+    ``OfflineError``, ``ChecksumError``, ``DownloadError``, ``ModelCacheError`` (EDVR_HOME unusable),
+    ``ModelNameError`` (``name`` is no model name: a path, ``..``...).
     """
+    check_model_name(name)
     reg = _registry(registry)
     entry = reg.get(name)
     if entry is None:
@@ -157,6 +172,7 @@ def download_model(
         raise DownloadError(f"{entry.name} ships with edvr-cli; there is nothing to download")
     if not sources_for(entry, hf_repo):
         raise _import_only_error(entry)
+    target = cache.download_file(str(entry.file))  # a registry's file name never leads out of the cache
     existing = cache.get(entry.name)
     if existing is not None and not force:
         return existing
@@ -165,7 +181,7 @@ def download_model(
             cache.remove(entry.name)
     return download_entry(
         entry,
-        cache.models_dir() / str(entry.file),
+        target,
         installed=lambda: cache.get(entry.name),
         install=lambda fetched: _install_fetched(entry, fetched),
         lock=lambda: cache.locked(entry.name),
@@ -189,7 +205,8 @@ def resolve_model(
     An existing file is returned as is; a registry name resolves to its bundled file, its cached file,
     or a fresh download; an imported name resolves to its cached file, checked against the SHA-256
     recorded when it was cached (``CachedModelChangedError`` when it changed). Anything else raises
-    ``ModelNotFoundError`` naming close matches.
+    ``ModelNotFoundError`` naming close matches (``ModelNameError`` for text that is no model name, or
+    ``no such checkpoint file`` when it looks like a path): the cache is only ever asked for model names.
     """
     reg = _registry(registry)
     text = os.fspath(name_or_path)
@@ -212,7 +229,7 @@ def resolve_model(
             raise _import_only_error(entry)
         cached = download_model(entry.name, hf_repo=hf_repo, quiet=quiet, registry=reg, on_progress=on_progress)
         return ResolvedModel(cached.path, entry.name, entry, "download")
-    cached = cache.get(text)
+    cached = cache.get(as_cache_name(text))
     if cached is not None:
         known = reg.get(cached.registry_name) if cached.registry_name else None
         check_intact(cached, known)
@@ -223,7 +240,9 @@ def resolve_model(
 
 
 def model_path(name: str, *, registry: Registry | None = None) -> Path:
-    """Where a bundled, downloaded or imported model's file is; ModelNotFoundError when it is not there."""
+    """Where a bundled, downloaded or imported model's file is; ModelNotFoundError when it is not there
+    (``ModelNameError`` when ``name`` is no model name)."""
+    check_model_name(name)
     reg = _registry(registry)
     entry = reg.get(name)
     if entry is not None and entry.bundled:
@@ -239,7 +258,12 @@ def model_path(name: str, *, registry: Registry | None = None) -> Path:
 
 
 def remove_model(name: str, *, registry: Registry | None = None) -> list[Path]:
-    """Delete a cached model and any unfinished download of it; the paths removed."""
+    """Delete a cached model and any unfinished download of it; the paths removed.
+
+    ``name`` must be a model name (``ModelNameError`` for a path, ``..``...: nothing is touched); only
+    files inside the cache folder are ever deleted (``cache.delete``).
+    """
+    check_model_name(name)
     reg = _registry(registry)
     entry = reg.get(name)
     if entry is not None and entry.bundled:
@@ -254,7 +278,7 @@ def remove_model(name: str, *, registry: Registry | None = None) -> list[Path]:
     with cache.locked(key):
         removed = cache.remove(key)
         for path in leftovers:
-            path.unlink(missing_ok=True)
+            cache.delete(path)
             removed.append(path)
     return removed
 
@@ -332,8 +356,11 @@ def import_model(
     """Put a checkpoint file (any format ``load_model`` reads) into the cache.
 
     A published file (recognised by its SHA-256) is filed under its registry name; any other file
-    under ``name``, which is then required and must not be a registry name.
+    under ``name``, which is then required, must be a model name (``ModelNameError`` otherwise, checked
+    before the file is read) and must not be a registry name.
     """
+    if name:
+        check_model_name(name)
     reg = _registry(registry)
     info = inspect_file(path, registry=reg)
     entry = info.entry
@@ -345,8 +372,6 @@ def import_model(
                 f"{info.path.name} is not a published checkpoint (SHA-256 {info.sha256[:16]}...); "
                 f"import it under a name of your choosing: edvr weights import {info.path.name} --name NAME"
             )
-        if not NAME_PATTERN.match(name):
-            raise EDVRError(f"bad model name {name!r}: use letters, digits, '.', '_', '+' or '-' (at most 100)")
         clash = reg.get(name)
         if clash is not None:
             raise EDVRError(
@@ -384,6 +409,7 @@ def describe_sources(entry: ModelEntry, hf_repo: str | None = None) -> list[str]
 
 __all__ = [
     "FileInfo",
+    "as_cache_name",
     "ImportResult",
     "ResolvedModel",
     "check_intact",

@@ -16,6 +16,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from edvr_cli.errors import ModelNameError
+from edvr_cli.zoo.names import check_model_name
+
 TASKS = (
     "sr",
     "srblur",
@@ -31,7 +34,6 @@ SOURCE_KINDS = ("hf", "url", "gdrive")
 NAMINGS = ("basicsr", "original", "mmagic")
 
 _HEX = re.compile(r"^[0-9a-f]{8,64}$")
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,99}$")
 
 
 def default_padding(task: str) -> str:
@@ -148,9 +150,10 @@ class ModelEntry:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelEntry:
-        name = data.get("name")
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise ValueError(f"bad model name {name!r}")
+        try:
+            name = check_model_name(data.get("name"))
+        except ModelNameError as exc:
+            raise ValueError(str(exc)) from None
         try:
             task = data["task"]
             if task not in TASKS:

@@ -29,7 +29,7 @@ from edvr_cli.model.reader import (
 )
 
 SMALL = GOLDEN / "basicsr_sr_tsa.pth"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _one_line(exc: pytest.ExceptionInfo[EDVRCheckpointError]) -> str:

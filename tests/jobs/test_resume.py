@@ -14,11 +14,11 @@ import av
 import numpy as np
 import pytest
 
-from edvr_cli.jobs import segments, workfolder
+from edvr_cli.jobs import segplan, workfolder
 from edvr_cli.cli import main
 from edvr_cli.errors import OutputBusyError, ResumeError
 from edvr_cli.jobs.join import continuous_dts, needed_delay
-from edvr_cli.jobs.run import restore_video, wants_resume
+from edvr_cli.jobs.run import restore_video
 from edvr_cli.jobs.settings import RestoreSettings
 from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, Segment, WorkFolder, work_dir
 from edvr_cli.video import FrameReader
@@ -31,7 +31,8 @@ STAGE2 = str(GOLDEN / "original_stage2_hrin.pth")
 
 
 def settings(**kw) -> RestoreSettings:
-    base = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True, resume=True, segment_frames=3)
+    # one window per forward: segments of 3 frames stay 3 (segments are whole numbers of batches)
+    base = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True, resume=True, segment_frames=3, batch=1)
     base.update(kw)
     return RestoreSettings(**base)
 
@@ -44,7 +45,7 @@ def decoded(path: Path) -> np.ndarray:
 @pytest.fixture(autouse=True)
 def _short_tails(monkeypatch):
     """Tiny clips, tiny segments: a last segment of one frame is allowed here (not in real runs)."""
-    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
 
 
 def interrupt_at_write(monkeypatch, n: int) -> None:
@@ -72,9 +73,24 @@ def run(src, out, progress: list | None = None, **kw):
 
 # -- pure parts -------------------------------------------------------------------------------------------
 
+def wants_resume(settings, frames, out, kind=None, pipe=False):
+    from types import SimpleNamespace
+
+    from edvr_cli.jobs.runplan import decide_resume
+    from edvr_cli.video.paths import OutputKind
+
+    info = SimpleNamespace(is_pipe=pipe)
+    return decide_resume(settings, kind or OutputKind.FILE, info, frames, work_dir(out))[0]
+
+
 def test_resume_policy(tmp_path):
+    from edvr_cli.video.paths import OutputKind
+
     out = tmp_path / "out.mp4"
     auto = RestoreSettings()
+    # standard output and standard input are never resumable, even when asked (said in the plan's note)
+    assert not wants_resume(RestoreSettings(workers=2), None, out, kind=OutputKind.STDOUT)
+    assert not wants_resume(RestoreSettings(resume=True), None, out, pipe=True)
     assert wants_resume(auto, RESUME_MIN_FRAMES + 1, out) and wants_resume(auto, None, out)
     assert not wants_resume(auto, 100, out)
     assert not wants_resume(RestoreSettings(resume=False), 10**6, out)
@@ -123,8 +139,9 @@ def test_work_folder_discards_what_was_not_recorded(tmp_path):
 def test_segments_restore_exactly_like_one_pass(tmp_path):
     """Windows use clip indices: every segment's first frames see the frames before it."""
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=8)
-    restore_video(src, tmp_path / "whole", settings(resume=False))
-    restore_video(src, tmp_path / "segments", settings())
+    # automatic batches (4 windows with 2 threads): segments are rounded up to whole batches
+    restore_video(src, tmp_path / "whole", settings(resume=False, batch=None))
+    restore_video(src, tmp_path / "segments", settings(batch=None))
     assert np.array_equal(decoded(tmp_path / "whole"), decoded(tmp_path / "segments"))
     assert not work_dir(tmp_path / "segments").exists()
 
@@ -133,9 +150,11 @@ def test_segments_restore_exactly_like_one_pass(tmp_path):
 def test_two_stage_segments_restore_exactly_like_one_pass(tmp_path):
     src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=11)
     two = dict(stage2=STAGE2, padding="replicate")
-    restore_video(src, tmp_path / "whole", settings(resume=False, **two))
-    # the last segment starts at 10: stage 1 is given frames from 2 on, stage 2 outputs from 6 on
-    restore_video(src, tmp_path / "segments", settings(segment_frames=5, **two))
+    restore_video(src, tmp_path / "whole", settings(resume=False, batch=None, **two))
+    # batches of 2: segments of 6; the last starts at 6: stage 2 outputs from 6 on, stage 1 from 2 on
+    restore_video(src, tmp_path / "segments", settings(segment_frames=5, batch=2, **two))
+    restore_video(src, tmp_path / "whole2", settings(resume=False, batch=2, **two))
+    assert np.array_equal(decoded(tmp_path / "whole2"), decoded(tmp_path / "segments"))
     assert np.array_equal(decoded(tmp_path / "whole"), decoded(tmp_path / "segments"))
 
 
@@ -150,7 +169,7 @@ def test_interrupted_run_continues_after_its_last_segment(tmp_path, monkeypatch)
     with pytest.raises(KeyboardInterrupt):
         restore_video(src, out, settings())
     monkeypatch.undo()
-    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
     work = work_dir(out)
     assert not out.exists()
     assert sorted(p.name for p in work.iterdir()) == ["lock", "manifest.json", "seg-000000.mkv", "seg-000001.mkv"]
@@ -181,7 +200,7 @@ def test_last_segment_takes_a_short_remainder(tmp_path, monkeypatch):
         real(self, segment)
 
     monkeypatch.setattr(workfolder.WorkFolder, "commit", commit)
-    monkeypatch.setattr(segments, "SHORTEST_TAIL", 3)
+    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 3)
     src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=8)
     progress: list[int] = []
     run(src, tmp_path / "out", progress)
@@ -211,7 +230,7 @@ def test_other_arguments_refuse_to_mix_and_overwrite_starts_afresh(tmp_path, mon
     with pytest.raises(KeyboardInterrupt):
         restore_video(src, out, settings())
     monkeypatch.undo()
-    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
     with pytest.raises(ResumeError, match=r"different --crf.*--overwrite"):
         restore_video(src, out, settings(crf=30))
     rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "--tile", "0", "-q", "--resume",
@@ -231,7 +250,7 @@ def test_changed_input_refuses(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         restore_video(src, out, settings())
     monkeypatch.undo()
-    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
     make_clip(src, width=32, height=24, frames=6)
     with pytest.raises(ResumeError, match="different input file"):
         restore_video(src, out, settings())
@@ -240,7 +259,7 @@ def test_changed_input_refuses(tmp_path, monkeypatch):
 def test_ctrl_c_in_the_cli_says_what_was_kept(tmp_path, monkeypatch, capfd):
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
     interrupt_at_write(monkeypatch, 5)
-    rc = main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", SR, "--device", "cpu", "--resume", "-q",
+    rc = main(["upscale", str(src), str(tmp_path / "out.mp4"), "--model", SR, "--device", "cpu", "--resume", "-q", "--batch", "1",
                "--segment-frames", "3"])
     err = capfd.readouterr().err
     assert rc == 130 and err.count("\n") == 1
@@ -252,13 +271,13 @@ def test_kill_9_mid_run_then_resume(tmp_path):
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=9, audio=True)
     out = tmp_path / "out.mp4"
     args = ["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "--precision", "fp32", "--tile", "0",
-            "-q", "--resume", "--segment-frames", "3"]
+            "-q", "--resume", "--segment-frames", "3", "--batch", "1"]
     shim = tmp_path / "run.py"  # the CLI with a slowed-down network
     shim.write_text(
         "import sys, time\n"
         "from edvr_cli.engine import restorer\n"
-        "from edvr_cli.jobs import segments\n"
-        "segments.SHORTEST_TAIL = 1\n"
+        "from edvr_cli.jobs import segplan\n"
+        "segplan.SHORTEST_TAIL = 1\n"
         "real = restorer.StreamRestorer._quantize\n"
         "def slow(self, x):\n    time.sleep(float(sys.argv[1]))\n    return real(self, x)\n"
         "restorer.StreamRestorer._quantize = slow\n"

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles
-from edvr_cli.engine.windows import PADDINGS, lookahead, window_indices
+from edvr_cli.model.padding import PADDINGS, lookahead, window_indices
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,8 @@ interpreter is caught and the run goes on with the next case.
 
 ``EDVR_FUZZ_CASES`` (default 500; ``make fuzz`` runs 10,000), ``EDVR_FUZZ_SEED`` and
 ``EDVR_FUZZ_ONLY=<case>`` (rerun one case) steer it. Case ``i`` depends only on the seed and ``i``.
-Run as a script, this file is the worker: ``python tests/test_fuzz.py worker SEEDS SCRATCH FIRST LAST``.
+Run as a script, this file is the worker: ``python tests/e2e/test_fuzz.py worker SEEDS SCRATCH FIRST LAST``.
+The loop is marked ``slow`` (``make test-fast`` leaves it out); its time limit grows with the number of cases.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from collections import Counter
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 CASES = int(os.environ.get("EDVR_FUZZ_CASES", "500"))
 SEED = int(os.environ.get("EDVR_FUZZ_SEED", "1729"))
@@ -247,11 +249,11 @@ def restore_cli(path: Path, out_dir: Path, resume: bool) -> tuple[str, str]:
     err = io.StringIO()
     with contextlib.ExitStack() as stack:
         if resume:  # three-frame segments: joining them is fuzzed too
-            from edvr_cli.jobs import segments
+            from edvr_cli.jobs import segplan
 
-            tail = segments.SHORTEST_TAIL
-            segments.SHORTEST_TAIL = 3
-            stack.callback(setattr, segments, "SHORTEST_TAIL", tail)
+            tail = segplan.SHORTEST_TAIL
+            segplan.SHORTEST_TAIL = 3
+            stack.callback(setattr, segplan, "SHORTEST_TAIL", tail)
         stack.enter_context(contextlib.redirect_stderr(err))
         stack.enter_context(contextlib.redirect_stdout(err))
         rc = main(args)
@@ -386,6 +388,8 @@ def summary(results: list[dict]) -> str:
             f"{counts['hang']} hangs, {counts['crash']} crashes")
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(300 + CASES // 4)  # make fuzz runs 10,000 cases
 def test_fuzz_hostile_inputs(tmp_path, capsys):
     seeds_dir = make_seeds(tmp_path / "seeds")[0].parent
     scratch = tmp_path / "cases"
@@ -421,8 +425,6 @@ def _gist(message: str) -> str:
 # -- the guards on their own --------------------------------------------------------------------------------
 
 def test_frame_size_guards():
-    import pytest
-
     from edvr_cli.errors import FrameSizeError
     from edvr_cli.jobs.limits import MAX_INPUT_PIXELS, check_frame_size, effective_tile, queue_depth
 
@@ -463,8 +465,6 @@ def test_found_by_fuzzing_one_frame_hevc(tmp_path):
     from edvr_cli.jobs.settings import RestoreSettings
 
     if not has_encoder("libx265"):
-        import pytest
-
         pytest.skip("no libx265 encoder in this FFmpeg build")
     src = make_clip(tmp_path / "in.mkv", width=16, height=16, frames=1)
     settings = RestoreSettings(model=str(GOLDEN / "basicsr_sr_tsa.pth"), device="cpu", precision="fp32", tile=0,
@@ -474,4 +474,5 @@ def test_found_by_fuzzing_one_frame_hevc(tmp_path):
 
 
 if __name__ == "__main__" and len(sys.argv) == 6 and sys.argv[1] == "worker":
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests/: the helpers (clips, conftest)
     worker(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))

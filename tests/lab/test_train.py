@@ -18,7 +18,7 @@ from edvr_cli.video.images import write_frames, write_image
 
 TINY: dict[str, Any] = {"num_feat": 8, "num_frame": 3, "deformable_groups": 2, "num_extract_block": 1,
                         "num_reconstruct_block": 1}
-WEIGHTS = Path(__file__).resolve().parents[1] / "src" / "edvr_cli" / "weights"
+WEIGHTS = Path(__file__).resolve().parents[2] / "src" / "edvr_cli" / "weights"
 
 
 def _photo(seed: int, h: int = 72, w: int = 88) -> np.ndarray:

@@ -16,7 +16,7 @@ import torch
 
 from edvr_cli import load_model
 
-from edvr_cli.jobs import segments
+from edvr_cli.jobs import segplan
 from edvr_cli.model.arch import EDVR
 from edvr_cli.cli import main
 from edvr_cli.errors import EDVRCheckpointError, InputError
@@ -91,7 +91,7 @@ def test_disk_full_one_clear_line_and_no_partial_output(tmp_path, monkeypatch, c
 
 
 def test_disk_full_in_a_resumable_run_keeps_finished_segments(tmp_path, monkeypatch):
-    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)  # two segments of a five-frame clip
+    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)  # two segments of a five-frame clip
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
     out = tmp_path / "out.mp4"
     fail_on_call(monkeypatch, writer.VideoWriter, "write", 4, enospc("os"))
@@ -100,7 +100,7 @@ def test_disk_full_in_a_resumable_run_keeps_finished_segments(tmp_path, monkeypa
     assert not out.exists()
     assert visible(work_dir(out)) == ["lock", "manifest.json", "seg-000000.mp4"]  # the half segment is gone
     monkeypatch.undo()
-    monkeypatch.setattr(segments, "SHORTEST_TAIL", 1)
+    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
     progress: list[int] = []
     restore_video(src, out, settings(resume=True, segment_frames=3), on_progress=lambda d, t: progress.append(d))
     assert progress == [0, 3, 4, 5] and visible(tmp_path) == ["in.mp4", "out.mp4"]  # total, kept, then made

@@ -161,8 +161,8 @@ def slow(self, x):
     time.sleep(float(sys.argv[1]))
     return real(self, x)
 restorer.StreamRestorer._quantize = slow
-from edvr_cli.jobs import segments
-segments.SHORTEST_TAIL = 1
+from edvr_cli.jobs import segplan
+segplan.SHORTEST_TAIL = 1
 from edvr_cli.cli import main
 sys.exit(main(sys.argv[2:]))
 """

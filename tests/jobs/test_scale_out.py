@@ -6,6 +6,7 @@ with the same number of CPU threads per worker (lossless FFV1 output, so encodin
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import signal
@@ -20,10 +21,11 @@ import numpy as np
 import pytest
 
 from edvr_cli.cli import main
-from edvr_cli.jobs.segplan import SegmentSpec, context_frames, decode_range, output_times, plan_segments
+from edvr_cli.jobs.segplan import SegmentSpec, context_frames, decode_range, plan_segments
 from edvr_cli.jobs.workfolder import work_dir
 from edvr_cli.video import probe
 from edvr_cli.video.index import frame_index
+from edvr_cli.video.timing import output_times
 
 from clips import VFR_PTS_MS, make_clip, packets, pattern_rgb
 from conftest import GOLDEN
@@ -48,9 +50,10 @@ def test_plan_segments_covers_the_clip_and_the_last_takes_a_short_tail():
 
 def test_context_and_decode_range():
     assert context_frames([5]) == 4 and context_frames([7]) == 6 and context_frames([5, 5]) == 8
-    assert decode_range(SegmentSpec(0, 0, 8), 30, 4, 8) == (0, 16)
-    assert decode_range(SegmentSpec(1, 8, 8), 30, 4, 8) == (4, 24)
-    assert decode_range(SegmentSpec(3, 24, 6), 30, 4, 8) == (20, 30)
+    # one stage of 5 frames, batches of 8: 4 frames of context before, its context and a batch after
+    assert decode_range(SegmentSpec(0, 0, 8), 40, [4], 8) == (0, 24)
+    assert decode_range(SegmentSpec(1, 8, 8), 40, [4], 8) == (4, 32)
+    assert decode_range(SegmentSpec(3, 24, 6), 30, [4], 8) == (20, 30)
 
 
 def test_output_times_round_and_stay_increasing():
@@ -173,9 +176,12 @@ def test_a_batch_spreads_over_workers(clip_and_reference, tmp_path):
 
 # -- Ray (a local cluster on 127.0.0.1) -----------------------------------------------------------------------
 
-ray = pytest.importorskip("ray")
+# Only these tests need Ray (an optional extra): without it they skip, the others above and below still run.
+needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
+                               reason="needs Ray (pip install 'edvr-cli[ray]')")
 
 
+@needs_ray
 @pytest.mark.slow
 def test_cluster_local_equals_one_worker_with_a_worker_killed_and_the_input_shipped(
         clip_and_reference, tmp_path, monkeypatch, capfd):
@@ -191,6 +197,7 @@ def test_cluster_local_equals_one_worker_with_a_worker_killed_and_the_input_ship
     assert sorted(p.name for p in tmp_path.iterdir()) == ["crashed", "ray.mkv"]
 
 
+@needs_ray
 @pytest.mark.slow
 def test_cluster_local_runs_a_batch(clip_and_reference, tmp_path):
     src, ref = clip_and_reference["hevc"]

@@ -1,4 +1,4 @@
-"""Temporal windows: which frames feed the network for each centre frame (upstream edge padding)."""
+"""Temporal windows and edge padding: which frames feed the network for each centre frame (upstream rules)."""
 
 from __future__ import annotations
 

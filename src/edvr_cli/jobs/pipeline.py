@@ -1,0 +1,160 @@
+"""The one overlapped pipeline: decode on one thread, restore on this one, encode on another.
+
+One-pass runs, each segment of a parallel run, and the sequential segments of an input that cannot be
+cut all run through :func:`run_pipeline`: the restorers start on the batch grid at the plan's
+:class:`~edvr_cli.jobs.segplan.StageStarts`, and each output goes to the caller's ``write`` on the
+encoder thread with its clip index and the time its source frame had.
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from fractions import Fraction
+from typing import Any
+
+from edvr_cli.errors import EDVRError, InputError, first_line
+from edvr_cli.jobs.limits import check_frame, queue_depth
+from edvr_cli.jobs.segplan import StageStarts
+from edvr_cli.jobs.threads import END, Worker, get, put, send
+
+#: ``write(output, clip_index, (pts, time_base))``, called on the encoder thread in output order.
+Write = Callable[[Any, int, "tuple[int, Fraction]"], None]
+
+
+def checked_frames(reader: Any, info: Any, offset: int = 0) -> Iterator[Any]:
+    """The reader's frames, each checked for size; a decoder failure becomes one :class:`InputError` line
+    naming the frame (its clip index: the reader's index plus ``offset``)."""
+    import av.error
+
+    index = offset
+    try:
+        for frame in reader:
+            index = frame.index + offset
+            check_frame(index, frame.image, info)
+            yield frame
+            index += 1
+    except EDVRError:
+        raise
+    except (av.error.FFmpegError, OSError, ValueError, RuntimeError, MemoryError) as exc:
+        raise InputError(f"'{info.label}': decoding failed at frame {index}: {first_line(exc)}") from exc
+
+
+def make_restorers(plan: Any, models: Any, writer: Any) -> list[Any]:
+    """Stage 1 (and stage 2) as streaming restorers, as the plan resolved them; 8 bits between the
+    stages, as the original. The last hands ``writer`` what it takes: YUV planes converted on the
+    device when it takes them, else RGB of the plan's depth."""
+    from edvr_cli.engine.restorer import StreamRestorer
+
+    ex = plan.execution
+    size = (plan.height, plan.width)
+    resized = size != (plan.info.height * plan.scale, plan.info.width * plan.scale)
+    descriptors = [d for d in (models.stage1, models.stage2) if d is not None]
+    out = []
+    for j, d in enumerate(descriptors):
+        last = j == len(descriptors) - 1
+        out.append(StreamRestorer(
+            d, device=models.device, precision=ex.precision, tile=ex.tiles[j], tile_overlap=ex.tile_overlap,
+            batch=ex.batch, compile=ex.compile, channels_last=ex.channels_last,
+            out_bits=plan.out_bits if last else 8,
+            out_size=size if last and resized else None,
+            out_layout=getattr(writer, "plane_layout", None) if last else None))
+    return out
+
+
+def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write, *, stop: threading.Event,
+                 starts: StageStarts | None = None, count: int | None = None, skip_before: int = 0,
+                 offset: int = 0, on_output: Callable[[], None] | None = None, drain: bool = False) -> int:
+    """Restore the reader's frames into ``write``; returns the outputs written.
+
+    ``starts`` says where the restorers begin (default: the clip's first frame); ``count`` stops after
+    that many outputs (the decoder may have read further: context frames); ``skip_before`` drops decoded
+    frames below that clip index on arrival; ``offset`` is the clip index of the reader's frame 0;
+    ``drain``: after a failure the encoder still writes what was handed to it (a segmented run keeps
+    the segments those outputs finish).
+    """
+    stages = len([d for d in (models.stage1, models.stage2) if d is not None])
+    starts = starts or StageStarts(0, (0,) * stages)
+    frame_bytes = max(plan.info.width * plan.info.height * 12, plan.width * plan.height * 6)
+    depth = queue_depth(frame_bytes)
+    decoded: queue.Queue = queue.Queue(depth)
+    encoded: queue.Queue = queue.Queue(depth)
+    first_output = starts.outputs[-1]
+    times: dict[int, tuple[int, Fraction]] = {}
+
+    def decode() -> None:
+        for frame in checked_frames(reader, plan.info, offset=offset):
+            if frame.index + offset >= skip_before:
+                put(decoded, frame, stop)
+        put(decoded, END, stop)
+
+    def encode() -> None:
+        while True:
+            item = get(encoded, stop)
+            if item is END:
+                return
+            write(*item)
+
+    decoder, encoder = Worker(decode, "edvr-decode"), Worker(encode, "edvr-encode")
+
+    def frames() -> Iterator[Any]:
+        while True:
+            item = get(decoded, stop, decoder)
+            if item is END:
+                return
+            index = item.index + offset
+            if index >= first_output:
+                times[index] = (item.pts, item.time_base)
+            yield item.image
+
+    decoder.start()
+    encoder.start()
+    n = 0
+    try:
+        if count != 0:
+            stream: Iterable = frames()
+            first = starts.decode
+            for restorer, out_start in zip(make_restorers(plan, models, writer), starts.outputs, strict=True):
+                stream = restorer.run(stream, first_index=first, start=out_start)
+                first = out_start
+            for out in stream:
+                index = first_output + n
+                send(encoded, (out, index, times.pop(index)), encoder)
+                n += 1
+                if on_output is not None:
+                    on_output()
+                if n == count:
+                    break
+        put(encoded, END, stop)
+        encoder.join()
+        encoder.check()
+        stop.set()  # a decoder still reading context frames stops
+        decoder.join()
+        if n != count:  # frames past the last output needed do not matter
+            decoder.check()
+    except BaseException:
+        if drain:
+            _drain(encoder, encoded)
+        stop.set()
+        decoder.join(timeout=5)
+        encoder.join(timeout=5)
+        raise
+    return n
+
+
+def _drain(encoder: Worker, encoded: queue.Queue, limit: float = 30.0) -> None:
+    """Let a live encoder write the queued outputs, then end."""
+    import time
+
+    deadline = time.monotonic() + limit
+    while encoder.is_alive() and time.monotonic() < deadline:
+        try:
+            encoded.put(END, timeout=0.1)
+        except queue.Full:
+            continue
+        encoder.join(timeout=max(0.0, deadline - time.monotonic()))
+        return
+
+
+__all__ = ["Write", "checked_frames", "make_restorers", "run_pipeline"]

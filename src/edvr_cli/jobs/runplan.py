@@ -1,0 +1,506 @@
+"""The plan of one run: every decision a restoration makes, computed once in the driver.
+
+:func:`make_plan` reads the settings, the input (one :func:`~edvr_cli.video.source.inspect`, and the
+frame index when the run is cut into independent segments) and the loaded models, and returns a
+:class:`RunPlan`. ``--dry-run`` prints :func:`plan_lines` of it; a run executes it; worker processes
+and Ray actors receive it and read no fact again.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from edvr_cli.errors import UsageError
+from edvr_cli.guard.inputs import check_input
+from edvr_cli.jobs.segplan import (
+    SegmentSpec,
+    StageStarts,
+    plan_segments,
+    reach,
+    segment_frames_on_grid,
+    stage_starts,
+)
+from edvr_cli.jobs.settings import DEFAULT_MODELS, TASK_SCALE, RestoreSettings
+from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, work_dir
+
+if TYPE_CHECKING:
+    from edvr_cli.video.paths import OutputKind
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model of the run as workers load it: its file and digest, and the facts the plan uses."""
+
+    name: str
+    path: str | None  # None: not on this machine yet (a dry run of a model a real run downloads)
+    sha256: str | None
+    padding: str
+    scale: int
+    num_frame: int
+    centre: int
+    multiple_of: int
+    naming: str = ""
+    hr_in: bool = False
+
+    @property
+    def ahead(self) -> int:
+        """Frames a window may need on either side of its centre (:func:`~edvr_cli.model.padding.lookahead`)."""
+        from edvr_cli.model.padding import lookahead
+
+        return lookahead(self.num_frame)
+
+    @classmethod
+    def of(cls, d: Any) -> ModelRef:
+        """The reference of a loaded :class:`~edvr_cli.model.descriptor.ModelDescriptor`."""
+        return cls(d.name, None if d.path is None else str(d.path), d.sha256, d.padding, d.scale, d.num_frame,
+                   d.center_frame_idx, d.multiple_of, d.naming, d.hr_in)
+
+
+@dataclass(frozen=True)
+class Execution:
+    """How the models run: resolved once, the same for every segment and worker.
+
+    ``tiles`` holds each stage's tile edge (0: whole frames; None: automatic, decided where the model
+    runs, when the plan was made without the model); ``threads`` is torch's thread count per CPU worker
+    (None on GPUs); ``executor`` is ``inline`` (this process), ``processes`` or ``ray``.
+    """
+
+    device: str
+    precision: str
+    tiles: tuple[int | None, ...]
+    tile_overlap: int
+    batch: int
+    threads: int | None
+    compile: bool
+    channels_last: bool | None
+    executor: str = "inline"
+    workers: int = 1
+    devices: tuple[str, ...] = ()
+    cluster: str | None = None
+
+
+@dataclass(frozen=True)
+class SegmentPlan:
+    """How a resumable run is cut: segments of ``segment_frames`` (a whole number of batches), made
+    independently from the frame ``index`` when the input can be cut, else in one sequential pass."""
+
+    segment_frames: int
+    specs: tuple[SegmentSpec, ...]
+    independent: bool
+    aheads: tuple[int, ...]
+    grid: int
+    index: Any = None  # FrameIndex when independent
+
+    def starts(self, first: int) -> StageStarts:
+        return stage_starts(first, self.aheads, self.grid)
+
+    @property
+    def reach(self) -> int:
+        return reach(self.aheads, self.grid)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """Everything one run does, decided before any frame is decoded (see the module doc)."""
+
+    src: Path
+    dst: Path
+    kind: OutputKind
+    settings: RestoreSettings
+    info: Any  # VideoInfo, with the span
+    source: Any  # SourceVideo
+    deinterlacing: bool
+    fps: Fraction | None
+    frames: int | None
+    stage1: ModelRef
+    stage2: ModelRef | None
+    execution: Execution
+    width: int
+    height: int
+    encoder: Any  # EncoderSettings, None for frame folders
+    out_bits: int
+    streams: Any  # StreamPlan
+    resumable: bool
+    why: str
+    segments: SegmentPlan | None
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def stages(self) -> tuple[ModelRef, ...]:
+        return (self.stage1,) if self.stage2 is None else (self.stage1, self.stage2)
+
+    @property
+    def scale(self) -> int:
+        return self.stage1.scale
+
+    @property
+    def label(self) -> str:
+        """How messages name the output."""
+        return "standard output" if self.kind.value == "stdout" else self.dst.name
+
+    @property
+    def copies_streams(self) -> bool:
+        return self.kind.value == "file" and not self.info.is_image_sequence and not self.info.is_pipe
+
+    @property
+    def segment_count(self) -> int | None:
+        if self.segments is None:
+            return 1
+        return len(self.segments.specs) or None
+
+
+# -- making the plan ---------------------------------------------------------------------------------
+
+def output_path(output_path: str | os.PathLike) -> Path:
+    """The output as a Path: ``-`` as is, ``.`` / ``..`` as the folder they name."""
+    from edvr_cli.video.paths import is_stdout
+
+    dst = Path(output_path)
+    if not dst.name and not is_stdout(output_path):
+        dst = dst.resolve()
+    return dst
+
+
+def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, settings: RestoreSettings,
+              models: Any = None) -> RunPlan:
+    """The plan of restoring ``input_path`` into ``output_path_``; raises the error a run would raise first.
+
+    ``models`` are the loaded :class:`~edvr_cli.jobs.models.Models`, or a function loading them (called
+    after the input and output checks, so their errors come first); None plans from the registry (a dry
+    run of a model that is not on this machine yet).
+    """
+    from edvr_cli.guard.output import check_output
+    from edvr_cli.jobs.limits import check_frame_size, check_model_fit, check_tile
+    from edvr_cli.jobs.workfolder import remove_if_placed
+    from edvr_cli.video.encoder import output_format
+    from edvr_cli.video.paths import OutputKind, output_kind
+    from edvr_cli.video.source import inspect
+
+    if settings.task not in TASK_SCALE:
+        raise UsageError(f"unknown task {settings.task!r}")
+    src = check_input(input_path)
+    dst = output_path(output_path_)
+    kind = output_kind(dst)
+    notes: list[str] = []
+    if kind is not OutputKind.STDOUT:
+        if not settings.dry_run:
+            remove_if_placed(dst)  # a work folder whose output a killed run had already put in place
+        check_output(dst, overwrite=settings.overwrite, inputs=[src], folder=kind is OutputKind.FRAMES)
+    fmt = "yuv4mpegpipe" if kind is OutputKind.STDOUT else output_format(dst) if kind is OutputKind.FILE else None
+    try:
+        seen = inspect(src, start=settings.start, end=settings.end,
+                       output_format=fmt if kind is OutputKind.FILE else None)
+    except ValueError as exc:  # a malformed --start / --end
+        raise UsageError(str(exc)) from None
+    info = seen.info
+    check_frame_size(info.width, info.height, TASK_SCALE[settings.task])
+    if callable(models):
+        models = models()
+    stages = _model_refs(settings, models)
+    multiple = stages[0].multiple_of
+    check_tile(settings, multiple)
+    check_model_fit(info.width, info.height, multiple)
+    if len(stages) > 1:
+        check_model_fit(info.width * stages[0].scale, info.height * stages[0].scale, stages[1].multiple_of)
+    width, height = _output_size(info, settings, stages[0].scale)
+
+    field_rate = settings.deinterlace == "field" and not info.is_image_sequence
+    deinterlacing = settings.deinterlace in ("on", "field") or (settings.deinterlace == "auto" and info.interlaced)
+    fps = None if info.fps is None else info.fps * (2 if field_rate else 1)
+    frames = info.expected_frames
+    frames = None if frames is None else frames * (2 if field_rate else 1)
+
+    encoder, out_bits = None, 16 if info.bit_depth > 8 else 8
+    if fmt is not None:
+        from edvr_cli.video.writer import plan_encoder
+
+        encoder, said = plan_encoder(info, seen.source, fmt, width, height, codec=settings.codec, crf=settings.crf,
+                                     preset=settings.preset, pix_fmt=settings.pix_fmt)
+        notes += said
+        out_bits = 16 if info.bit_depth > 8 and encoder.bit_depth > 8 else 8
+    streams = seen.streams
+    if kind is OutputKind.FILE and settings.strict_streams and not info.is_image_sequence:
+        streams.check_strict(dst.name)
+    if kind is OutputKind.STDOUT and (info.has_audio or info.has_subtitles):
+        notes.append("standard output (YUV4MPEG2) carries video only; audio and subtitles are not written")
+    if kind is OutputKind.FRAMES and (info.has_audio or info.has_subtitles):
+        notes.append("PNG frame output has no audio or subtitles; they are not copied")
+
+    execution, tile_note = _execution(settings, models, stages, info)
+    if tile_note:
+        notes.append(tile_note)
+    resumable, why = decide_resume(settings, kind, info, frames, work_dir(dst) if kind is not OutputKind.STDOUT
+                                else None)
+    parallel = (settings.workers or 1) > 1 or bool(settings.cluster)
+    if parallel and not resumable:
+        notes.append(f"{'--cluster' if settings.cluster else '--workers'} is not used: {why}")
+    segments = None
+    if resumable:
+        segments, frames = _segments(src, info, settings, stages, execution.batch, frames, field_rate, notes)
+        execution = _executor(settings, execution, segments, info, notes)
+    return RunPlan(src, dst, kind, settings, info, seen.source, deinterlacing, fps, frames, stages[0],
+                   stages[1] if len(stages) > 1 else None, execution, width, height, encoder, out_bits, streams,
+                   resumable, why, segments, tuple(notes))
+
+
+def _output_size(info: Any, settings: RestoreSettings, scale: int) -> tuple[int, int]:
+    from edvr_cli.engine.resize import plan_output_size, size_alignment
+
+    try:
+        return plan_output_size(info.width, info.height, scale, size=settings.size, scale=settings.scale,
+                                align=size_alignment(info.chroma, settings.pix_fmt))
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _model_refs(settings: RestoreSettings, models: Any) -> tuple[ModelRef, ...]:
+    """The models' references: of the loaded ones, else of the registry's entry (not downloaded yet)."""
+    if models is not None:
+        return tuple(ModelRef.of(d) for d in (models.stage1, models.stage2) if d is not None)
+    from edvr_cli.zoo.registry import default_registry
+
+    spec = settings.model or DEFAULT_MODELS[settings.task]
+    entry = default_registry().get(spec)
+    if entry is None:
+        raise UsageError(f"model {spec!r} is not on this machine")
+    multiple = 16 if entry.scale == 1 else 4
+    refs = [ModelRef(entry.name, None, entry.sha256 or None, settings.padding or entry.padding, entry.scale,
+                     entry.frames, entry.frames // 2, multiple, "", entry.scale == 1)]
+    if settings.stage2:
+        second = default_registry().get(settings.stage2)
+        if second is None:
+            raise UsageError(f"model {settings.stage2!r} is not on this machine")
+        refs.append(ModelRef(second.name, None, second.sha256 or None, refs[0].padding, 1, second.frames,
+                             second.frames // 2, 16, "", True))
+    return tuple(refs)
+
+
+def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, ...],
+               info: Any) -> tuple[Execution, str]:
+    """Device, precision, threads, batch and tiles, resolved once (one thread policy, one batch rule)."""
+    from edvr_cli.jobs.limits import effective_tile
+
+    workers = _workers_here(settings)
+    if models is not None:
+        import torch
+
+        from edvr_cli.engine.device import auto_batch, worker_threads
+
+        device, precision = models.device, models.precision
+        threads = None
+        if device.type == "cpu":
+            threads = worker_threads(workers, settings.threads) if workers else settings.threads
+        batch = settings.batch or auto_batch(device, threads)
+        tile = effective_tile(settings.tile, info.width, info.height)
+        note = ""
+        if tile != settings.tile:
+            note = f"{info.width}x{info.height} frames are too large to restore whole; tiling them (--tile auto)"
+        tiles, batch = _tiles(models, device, precision, tile, batch, settings, info)
+        del torch
+        return Execution(str(device), precision, tiles, settings.tile_overlap, batch, threads, settings.compile,
+                         settings.channels_last), note
+    device_name = settings.device
+    precision = settings.precision or ("fp16" if device_name.startswith("cuda") else "fp32")
+    tile = effective_tile(settings.tile, info.width, info.height)
+    batch = settings.batch or (1 if settings.threads == 1 else 4)
+    return Execution(device_name, precision, (tile,) * len(stages), settings.tile_overlap, batch, settings.threads,
+                     settings.compile, settings.channels_last), ""
+
+
+def _workers_here(settings: RestoreSettings) -> int | None:
+    """Workers sharing this machine's cores: ``--workers`` (a local Ray cluster: one per core by default);
+    None on a remote cluster (its workers keep torch's thread count)."""
+    import os
+
+    if settings.cluster == "local":
+        return settings.workers or os.cpu_count() or 1
+    if settings.cluster:
+        return None
+    return settings.workers or 1
+
+
+def _tiles(models: Any, device: Any, precision: str, tile: int | None, batch: int, settings: RestoreSettings,
+           info: Any) -> tuple[tuple[int | None, ...], int]:
+    """Each stage's tile at its input size, and one batch for all stages (the smallest any needs)."""
+    from edvr_cli.engine.restorer import resolve_tile_and_batch
+
+    stages = [(models.stage1, info.height, info.width)]
+    if models.stage2 is not None:
+        stages.append((models.stage2, info.height * models.scale, info.width * models.scale))
+    given = settings.batch is not None
+    for d, h, w in stages:
+        batch = min(batch, resolve_tile_and_batch(h, w, d, device, precision, tile, batch, given,
+                                                  settings.tile_overlap)[1])
+    tiles = tuple(resolve_tile_and_batch(h, w, d, device, precision, tile, batch, True, settings.tile_overlap)[0]
+                  for d, h, w in stages)
+    return tiles, batch
+
+
+def decide_resume(settings: RestoreSettings, kind: OutputKind, info: Any, frames: int | None,
+               work: Path | None) -> tuple[bool, str]:
+    """Whether the run is made as segments in a work folder, and why (or why not), in words."""
+    if kind.value == "stdout":
+        return False, "standard output is written in one pass"
+    if info.is_pipe:
+        return False, "standard input can be read only once"
+    if settings.workers and settings.workers > 1 or settings.cluster:
+        return True, "segments are how parallel work is joined"
+    if settings.resume is not None:
+        return settings.resume, "--resume" if settings.resume else "--no-resume"
+    if work is not None and work.is_dir():
+        return True, f"an unfinished run of this output is waiting in '{work.name}'"
+    if frames is None:
+        return True, "the frame count is unknown"
+    if frames > RESUME_MIN_FRAMES:
+        return True, f"more than {RESUME_MIN_FRAMES} frames"
+    return False, f"{frames} frames (resumable from {RESUME_MIN_FRAMES + 1} on, or with --resume)"
+
+
+def _segments(src: Path, info: Any, settings: RestoreSettings, stages: tuple[ModelRef, ...], batch: int,
+              frames: int | None, field_rate: bool, notes: list[str]) -> tuple[SegmentPlan, int | None]:
+    """The segments: independent ones from the frame index when the input can be cut, else sequential."""
+    from edvr_cli.video.index import frame_index
+
+    n = segment_frames_on_grid(settings.segment_frames, batch)  # the run line says when it was rounded
+    aheads = tuple(s.ahead for s in stages)
+    if info.span is None and not field_rate:
+        index = frame_index(src, info)
+        if index.seekable and index.frames:
+            specs = tuple(plan_segments(index.frames, n))
+            return SegmentPlan(n, specs, True, aheads, batch, index), index.frames
+    specs = tuple(plan_segments(frames, n)) if frames else ()
+    return SegmentPlan(n, specs, False, aheads, batch), frames
+
+
+def _executor(settings: RestoreSettings, execution: Execution, segments: SegmentPlan, info: Any,
+              notes: list[str]) -> Execution:
+    """Where the segments run: this process, local worker processes, or Ray (one rule for the devices)."""
+    import dataclasses
+
+    parallel = (settings.workers or 1) > 1 or bool(settings.cluster)
+    if not parallel:
+        return execution
+    if not segments.independent:
+        notes.append(f"'{info.label}' cannot be cut into independent segments (no seekable timestamps); "
+                     "it runs as one sequential pass")
+        return execution
+    if settings.cluster:
+        return dataclasses.replace(execution, executor="ray", workers=settings.workers or 0,
+                                   devices=tuple(settings.devices or ()), cluster=settings.cluster)
+    return dataclasses.replace(execution, executor="processes", workers=settings.workers or 1,
+                               devices=_worker_devices(settings, execution.device))
+
+
+def _worker_devices(settings: RestoreSettings, device: str) -> tuple[str, ...]:
+    """``--devices`` as given; else every visible GPU when the run is on CUDA, else the run's device."""
+    if settings.devices:
+        return tuple(settings.devices)
+    if device.startswith("cuda"):
+        import torch
+
+        return tuple(f"cuda:{i}" for i in range(torch.cuda.device_count()))
+    return (device,)
+
+
+# -- the plan in words ---------------------------------------------------------------------------------
+
+def plan_lines(plan: RunPlan) -> list[str]:
+    """The lines ``--dry-run`` prints: the plan the run executes."""
+    from edvr_cli.video.paths import OutputKind
+
+    lines = [_input_line(plan), _colour_line(plan.info)]
+    for label, ref in (("model", plan.stage1), ("stage 2", plan.stage2)):
+        if ref is None:
+            continue
+        if ref.path is None:
+            lines.append(f"{label}: {ref.name} (x{ref.scale}, {ref.num_frame} frames, padding {ref.padding}; not "
+                         "downloaded yet: a real run downloads it first)")
+            continue
+        digest = f", sha256 {ref.sha256[:16]}..." if ref.sha256 else ""
+        lines.append(f"{label}: {ref.name} (x{ref.scale}, {ref.num_frame} frames, centre {ref.centre}, "
+                     f"padding {ref.padding}, {ref.naming} naming{digest})")
+    ex = plan.execution
+    threads = f", {ex.threads} thread(s) per worker" if ex.threads else ""
+    lines.append(f"device: {ex.device}, {ex.precision}{threads}")
+    lines.append(f"tiles: {_tiles_words(ex)}; centre frames per forward: {ex.batch}")
+    rate = _rate(plan.fps)
+    count = f"{plan.frames} frames" if plan.frames is not None else "frame count unknown"
+    if plan.kind is OutputKind.FRAMES:
+        lines.append(f"output: {plan.dst.name}/: {plan.width}x{plan.height} {plan.out_bits}-bit PNG frames, {count}")
+    else:
+        enc = plan.encoder
+        crf = f" crf {enc.crf}" if enc.crf is not None else ""
+        preset = f" preset {enc.preset}" if enc.preset else ""
+        lines.append(f"output: {plan.label}: {plan.width}x{plan.height}, encoder {enc.codec}{crf}{preset}, "
+                     f"{enc.pix_fmt}, {rate}, {count}")
+    if plan.copies_streams:
+        lines += [f"stream: {line}" for line in plan.streams.lines()]
+    lines += [f"note: {n}" for n in plan.notes]
+    lines.append(_run_line(plan))
+    lines.append("nothing was written (--dry-run)")
+    return lines
+
+
+def _rate(fps: Fraction | None) -> str:
+    return f"{float(fps):.3f}".rstrip("0").rstrip(".") + " fps" if fps else "unknown rate"
+
+
+def _input_line(plan: RunPlan) -> str:
+    info = plan.info
+    kind = "image sequence" if info.is_image_sequence else info.codec_name
+    frames = f"{plan.frames} frames" if plan.frames is not None else "frame count unknown"
+    extra = [s for s, on in (("audio", info.has_audio), ("subtitles", info.has_subtitles)) if on]
+    span = ""
+    if info.span is not None:
+        from edvr_cli.video.span import format_time
+
+        start, end = info.span
+        span = f", span {format_time(start)}-{format_time(end) if end is not None else 'end'}"
+    deint = ""
+    if plan.deinterlacing:
+        deint = ", deinterlaced (bwdif, one frame per field)" if plan.settings.deinterlace == "field" else \
+            ", deinterlaced (bwdif)"
+    return (f"input: {info.label}: {kind} {info.width}x{info.height} {info.pix_fmt} {info.bit_depth}-bit, "
+            f"{_rate(plan.fps)}, {frames}{span}{deint}" + (f", {' and '.join(extra)}" if extra else ""))
+
+
+def _colour_line(info: Any) -> str:
+    from edvr_cli.video.colour import RANGE_FULL
+
+    c = info.color
+    if c.matrix_name == "rgb" or info.pix_fmt.startswith(("rgb", "bgr", "gbr")):
+        return "colour: RGB source (no matrix)"
+    rng = "full" if c.range == RANGE_FULL else "limited"
+    big = info.height >= 720 or info.width >= 1280
+    rule = "720 lines or more" if big else "under 720 lines"
+    matrix = "tagged" if c.matrix_tagged else f"assumed: untagged, {rule}"
+    ranged = "tagged" if c.range_tagged else "assumed: untagged"
+    return f"colour: {c.matrix_name} ({matrix}), {rng} range ({ranged})"
+
+
+def _tiles_words(ex: Execution) -> str:
+    words = []
+    for tile in ex.tiles:
+        words.append({None: "automatic (whole frames when they fit the device)", 0: "whole frames"}.get(
+            tile, f"{tile} px tiles, {ex.tile_overlap} px overlap"))
+    return words[0] if len(set(words)) == 1 else "; ".join(f"stage {i + 1}: {w}" for i, w in enumerate(words))
+
+
+def _run_line(plan: RunPlan) -> str:
+    if not plan.resumable:
+        where = "standard output" if plan.kind.value == "stdout" else "a temporary file, renamed into place"
+        return f"run: one pass into {where} ({plan.why})"
+    seg = plan.segments
+    assert seg is not None
+    count = f"{len(seg.specs)} segment(s)" if seg.specs else "segments"
+    ex = plan.execution
+    how = {"inline": "in this process", "processes": f"on {ex.workers} local worker(s) ({', '.join(ex.devices)})",
+           "ray": f"on Ray ({ex.cluster}, {ex.workers or 'one per GPU or CPU'} worker(s))"}[ex.executor]
+    order = "independent" if seg.independent else "sequential"
+    rounded = f" (whole batches of {seg.grid})" if seg.segment_frames != plan.settings.segment_frames else ""
+    return (f"run: resumable ({plan.why}), {count} of {seg.segment_frames} frames{rounded}, {order}, {how}, in "
+            f"'{work_dir(plan.dst).name}', joined at the end")
