@@ -82,7 +82,40 @@ def test_empty_stream():
 
 
 def test_auto_tile_cpu():
-    model = load_model(GOLDEN / "basicsr_sr_tsa.pth")
+    from edvr_cli.model.descriptor import ModelDescriptor
+
+    model = ModelDescriptor.of(load_model(GOLDEN / "basicsr_sr_tsa.pth"))
     assert auto_tile(64, 64, model, torch.device("cpu")) == 0
     big = auto_tile(4320, 7680, model, torch.device("cpu"))
     assert 0 < big < 4320 and big % model.multiple_of == 0
+
+
+@pytest.mark.parametrize("batch", [2, 3])
+def test_batches_follow_a_grid_of_clip_indices(batch):
+    """Batches hold the centres of one block of clip indices: a stream resumed on the grid gives the whole
+    clip's outputs bitwise; resumed off it, its first batch is cut short and the rest are the whole clip's."""
+    from edvr_cli.model.descriptor import ModelDescriptor
+
+    model = ModelDescriptor.of(load_model(GOLDEN / "basicsr_sr_tsa.pth"))
+    frames = [f for f in np.random.default_rng(7).random((11, 24, 32, 3), dtype=np.float32)]
+    whole = list(StreamRestorer(model, batch=batch, out_bits=16).run(frames))
+    for start in (2 * batch, 2 * batch + 1):
+        first = start - 4
+        part = list(StreamRestorer(model, batch=batch, out_bits=16).run(frames[first:], first_index=first,
+                                                                        start=start))
+        assert len(part) == len(whole) - start
+        grid = -(-start // batch) * batch  # the first grid point at or after start
+        assert all(np.array_equal(a, b) for a, b in zip(part[grid - start:], whole[grid:], strict=True))
+
+
+def test_the_restorer_takes_the_descriptors_facts():
+    from edvr_cli.model.descriptor import ModelDescriptor
+
+    d = ModelDescriptor.of(load_model(GOLDEN / "basicsr_deblur_hrin.pth"))
+    r = StreamRestorer(d)
+    assert (r.scale, r.multiple_of, r.window, r.padding) == (d.scale, d.multiple_of, d.num_frame, d.padding)
+    assert StreamRestorer(d, padding="circle").padding == "circle"
+    import dataclasses
+
+    with pytest.raises(ValueError, match="half precision"):
+        StreamRestorer(dataclasses.replace(d, supports_half=False), precision="bf16")

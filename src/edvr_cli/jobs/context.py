@@ -55,7 +55,7 @@ class RunContext:
         common: dict[str, Any] = dict(codec=s.codec, crf=s.crf, preset=s.preset, pix_fmt=s.pix_fmt,
                                       on_warning=self.warn, label=p.label)
         if p.kind is OutputKind.FRAMES:  # the plan's notes say that audio and subtitles are not written
-            return open_writer(path, p.info, p.width, p.height, copy_streams=False, **common)
-        return open_writer(path, p.info, p.width, p.height, copy_streams=copy, progressive=p.deinterlacing,
+            return open_writer(path, p.output_info, p.width, p.height, copy_streams=False, **common)
+        return open_writer(path, p.output_info, p.width, p.height, copy_streams=copy, progressive=p.deinterlacing,
                            strict_streams=s.strict_streams, encoder=p.encoder, source=p.source,
                            stream_plan=p.streams if copy else None, **common)

@@ -8,6 +8,7 @@ and Ray actors receive it and read no fact again.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -130,6 +131,19 @@ class RunPlan:
     notes: tuple[str, ...] = field(default_factory=tuple)
 
     @property
+    def field_rate(self) -> bool:
+        """One output frame per field (the rate doubled)."""
+        return field_rate(self.settings, self.info)
+
+    @property
+    def output_info(self) -> Any:
+        """The input's facts as the writers see the restored frames: at the field rate, in half the time
+        base, when each field becomes a frame."""
+        if not self.field_rate:
+            return self.info
+        return dataclasses.replace(self.info, fps=self.fps, time_base=self.info.time_base / 2)
+
+    @property
     def stages(self) -> tuple[ModelRef, ...]:
         return (self.stage1,) if self.stage2 is None else (self.stage1, self.stage2)
 
@@ -154,6 +168,11 @@ class RunPlan:
 
 
 # -- making the plan ---------------------------------------------------------------------------------
+
+def field_rate(settings: RestoreSettings, info: Any) -> bool:
+    """Whether each field becomes a frame (``--deinterlace field``; image sequences have no fields)."""
+    return settings.deinterlace == "field" and not info.is_image_sequence
+
 
 def output_path(output_path: str | os.PathLike) -> Path:
     """The output as a Path: ``-`` as is, ``.`` / ``..`` as the folder they name."""
@@ -208,11 +227,11 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
         check_model_fit(info.width * stages[0].scale, info.height * stages[0].scale, stages[1].multiple_of)
     width, height = _output_size(info, settings, stages[0].scale)
 
-    field_rate = settings.deinterlace == "field" and not info.is_image_sequence
+    fields = field_rate(settings, info)
     deinterlacing = settings.deinterlace in ("on", "field") or (settings.deinterlace == "auto" and info.interlaced)
-    fps = None if info.fps is None else info.fps * (2 if field_rate else 1)
-    frames = info.expected_frames
-    frames = None if frames is None else frames * (2 if field_rate else 1)
+    fps = None if info.fps is None else info.fps * (2 if fields else 1)
+    frames = _frame_count(info, seen.index)
+    frames = None if frames is None else frames * (2 if fields else 1)
 
     encoder, out_bits = None, 16 if info.bit_depth > 8 else 8
     if fmt is not None:
@@ -240,7 +259,7 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
         notes.append(f"{'--cluster' if settings.cluster else '--workers'} is not used: {why}")
     segments = None
     if resumable:
-        segments, frames = _segments(src, info, settings, stages, execution.batch, frames, field_rate, notes)
+        segments = _segments(info, settings, stages, execution.batch, frames, fields, seen.index)
         execution = _executor(settings, execution, segments, info, notes)
     return RunPlan(src, dst, kind, settings, info, seen.source, deinterlacing, fps, frames, stages[0],
                    stages[1] if len(stages) > 1 else None, execution, width, height, encoder, out_bits, streams,
@@ -360,27 +379,28 @@ def decide_resume(settings: RestoreSettings, kind: OutputKind, info: Any, frames
     return False, f"{frames} frames (resumable from {RESUME_MIN_FRAMES + 1} on, or with --resume)"
 
 
-def _segments(src: Path, info: Any, settings: RestoreSettings, stages: tuple[ModelRef, ...], batch: int,
-              frames: int | None, field_rate: bool, notes: list[str]) -> tuple[SegmentPlan, int | None]:
-    """The segments: independent ones from the frame index when the input can be cut, else sequential."""
-    from edvr_cli.video.index import frame_index
+def _frame_count(info: Any, index: Any) -> int | None:
+    """Frames the reader yields (before field doubling): counted by the index where its times are usable,
+    else the probe's count or estimate."""
+    if index is not None and index.frames and (index.seekable or info.span is None):
+        return index.count(info.span)
+    return info.expected_frames
 
+
+def _segments(info: Any, settings: RestoreSettings, stages: tuple[ModelRef, ...], batch: int,
+              frames: int | None, fields: bool, index: Any) -> SegmentPlan:
+    """The segments: independent ones from the frame index when the input can be cut, else sequential."""
     n = segment_frames_on_grid(settings.segment_frames, batch)  # the run line says when it was rounded
     aheads = tuple(s.ahead for s in stages)
-    if info.span is None and not field_rate:
-        index = frame_index(src, info)
-        if index.seekable and index.frames:
-            specs = tuple(plan_segments(index.frames, n))
-            return SegmentPlan(n, specs, True, aheads, batch, index), index.frames
+    if info.span is None and not fields and index is not None and index.seekable and index.frames:
+        return SegmentPlan(n, tuple(plan_segments(index.frames, n)), True, aheads, batch, index)
     specs = tuple(plan_segments(frames, n)) if frames else ()
-    return SegmentPlan(n, specs, False, aheads, batch), frames
+    return SegmentPlan(n, specs, False, aheads, batch)
 
 
 def _executor(settings: RestoreSettings, execution: Execution, segments: SegmentPlan, info: Any,
               notes: list[str]) -> Execution:
     """Where the segments run: this process, local worker processes, or Ray (one rule for the devices)."""
-    import dataclasses
-
     parallel = (settings.workers or 1) > 1 or bool(settings.cluster)
     if not parallel:
         return execution

@@ -38,7 +38,7 @@ def run_resumable(plan: RunPlan, models: Any, ctx: RunContext) -> int:
                 _independent_segments(plan, models, ctx, work)
             else:
                 _sequential_segments(plan, models, ctx, work)
-        final = assemble(work, plan.info, ctx.warn)
+        final = assemble(work, plan.output_info, ctx.warn)
         work.record_assembly(final)
         move_into_place(final, plan.dst, overwrite=plan.settings.overwrite, inputs=[plan.src],
                         folder=not work.suffix)

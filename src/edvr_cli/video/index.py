@@ -7,6 +7,8 @@ pixels: a two-hour film's index takes seconds.
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -40,27 +42,41 @@ class FrameIndex:
         return Fraction(self.pts[index] - self.pts[0]) * self.time_base
 
 
+    def count(self, span: tuple[Fraction, Fraction | None] | None) -> int:
+        """Frames whose time (from the first frame) lies in ``span`` (``[start, end)``; None: all)."""
+        if span is None or not self.pts:
+            return self.frames
+        start, end = span
+        return sum(1 for i in range(self.frames)
+                   if self.seconds(i) >= start and (end is None or self.seconds(i) < end))
+
+
 def frame_index(path: str | Path, info: VideoInfo) -> FrameIndex:
     """Index the video stream of ``path`` (or count the images of a sequence) without decoding."""
     if info.is_image_sequence:
         n = len(info.image_files)
         return FrameIndex(tuple(range(n)), tuple(range(n)), info.time_base)
     path = Path(path)
+    with open_input(path) as container:
+        return index_packets(container, video_stream(container, path), path, info.time_base)
+
+
+def index_packets(container: av.container.InputContainer, stream: av.VideoStream, path: Path,
+                  time_base: Fraction, seen: Iterable[av.Packet] = ()) -> FrameIndex:
+    """Index ``stream`` from the packets already demuxed (``seen``) and the rest of an open container."""
     pts: list[int] = []
     keys: list[int] = []
+    tb = stream.time_base or time_base
     try:
-        with open_input(path) as container:
-            stream = video_stream(container, path)
-            tb = stream.time_base or info.time_base
-            for packet in container.demux(stream):
-                if packet.size == 0:
-                    continue
-                if packet.pts is None:
-                    return FrameIndex((), (), tb, seekable=False)
-                pts.append(int(packet.pts))
-                if packet.is_keyframe:
-                    keys.append(int(packet.pts))
-            fmt = container.format.name
+        for packet in itertools.chain(seen, container.demux(stream)):
+            if packet.size == 0:
+                continue
+            if packet.pts is None:
+                return FrameIndex((), (), tb, seekable=False)
+            pts.append(int(packet.pts))
+            if packet.is_keyframe:
+                keys.append(int(packet.pts))
+        fmt = container.format.name
     except av.error.FFmpegError as exc:
         raise InputError(f"'{path.name}': cannot index its frames ({first_line(exc)})") from None
     ordered = sorted(pts)

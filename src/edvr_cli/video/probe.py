@@ -199,11 +199,14 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.Video
 
 
 def first_frame(
-    container: av.container.InputContainer, stream: av.VideoStream, path: Path
+    container: av.container.InputContainer, stream: av.VideoStream, path: Path, seen: list | None = None
 ) -> av.VideoFrame:
-    """Decode the first frame of ``stream`` (then the caller closes or re-opens the container)."""
+    """Decode the first frame of ``stream`` (then the caller closes the container, or reads on: ``seen``
+    collects the packets demuxed so far)."""
     try:
         for packet in container.demux(stream):
+            if seen is not None:
+                seen.append(packet)
             for frame in packet.decode():
                 return frame
     except (av.error.FFmpegError, ValueError) as e:

@@ -17,6 +17,7 @@ import av.error
 import av.filter
 import av.logging
 
+from edvr_cli.video.index import FrameIndex
 from edvr_cli.video.probe import VideoInfo, first_frame, open_input, probe, video_stream
 from edvr_cli.video.span import TimeLike, check_span
 from edvr_cli.video.streams import KEPT_METADATA, StreamPlan, plan_streams
@@ -96,6 +97,7 @@ class Inspection:
     info: VideoInfo
     source: SourceVideo
     streams: StreamPlan
+    index: FrameIndex | None = None
 
 
 def inspect(
@@ -105,24 +107,29 @@ def inspect(
     end: TimeLike | None = None,
     output_format: str | None = None,
 ) -> Inspection:
-    """Probe ``path`` (as :func:`~edvr_cli.video.probe.probe`), read its :class:`SourceVideo` and plan its
-    streams for the muxer ``output_format`` (None: no streams are carried), opening a file once.
+    """Probe ``path`` (as :func:`~edvr_cli.video.probe.probe`), read its :class:`SourceVideo`, plan its
+    streams for the muxer ``output_format`` (None: no streams are carried) and index its frames
+    (demuxing only: the exact frame count, and what segments seek by), opening a file once.
 
     Raises:
         InputError, SpanError: as :func:`~edvr_cli.video.probe.probe`.
     """
+    from edvr_cli.video.index import frame_index, index_packets
     from edvr_cli.video.pipes import is_stdin
     from edvr_cli.video.probe import info_from_stream
 
     p = Path(path)
-    if is_stdin(path) or p.is_dir():
+    if is_stdin(path):
+        return Inspection(probe(path, start=start, end=end), SourceVideo(), StreamPlan(output_format or ""))
+    if p.is_dir():
         info = probe(path, start=start, end=end)
-        return Inspection(info, SourceVideo(), StreamPlan(output_format or ""))
+        return Inspection(info, SourceVideo(), StreamPlan(output_format or ""), frame_index(p, info))
     if not p.exists():
         probe(p)  # raises the probe's one-line error
     with open_input(p) as container:
         stream = video_stream(container, p)
-        first = first_frame(container, stream, p)
+        seen: list = []
+        first = first_frame(container, stream, p, seen)
         info = info_from_stream(p, container, stream, first)
         span = check_span(start, end, info.duration)
         if span is not None:
@@ -130,7 +137,8 @@ def inspect(
         source = source_of(stream, first, info)
         streams = (plan_streams(container, output_format, video_index=info.stream_index)
                    if output_format else StreamPlan(""))
-    return Inspection(info, source, streams)
+        index = index_packets(container, stream, p, info.time_base, seen)
+    return Inspection(info, source, streams, index)
 
 
 def _chroma_location(stream: av.VideoStream, frame: av.VideoFrame) -> str | None:

@@ -1,0 +1,278 @@
+"""The one plan: ``--dry-run`` prints the plan the run executes, for every option; the input is read a
+bounded number of times; split runs give byte-identical frames."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from edvr_cli.cli import main
+from edvr_cli.errors import EDVRError, OutputBusyError, OutputError
+from edvr_cli.jobs.models import load_models
+from edvr_cli.jobs.plan import dry_plan
+from edvr_cli.jobs.run import execute
+from edvr_cli.jobs.runplan import make_plan
+from edvr_cli.jobs.settings import RestoreSettings
+from edvr_cli.jobs.workfolder import work_dir
+from edvr_cli.video.paths import OutputKind
+
+from clips import make_clip, make_interlaced_clip
+from conftest import GOLDEN
+
+SR = str(GOLDEN / "basicsr_sr_tsa.pth")
+BASE = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True)
+
+
+def settings(**kw) -> RestoreSettings:
+    return RestoreSettings(**{**BASE, **kw})
+
+
+def facts(path: Path) -> tuple[int, Fraction | None, tuple[int, int], str, int]:
+    """(frames, average rate, size, codec, streams) of a written video."""
+    with av.open(str(path)) as c:
+        v = c.streams.video[0]
+        frames = sum(1 for _ in c.decode(v))
+        return frames, v.average_rate, (v.width, v.height), v.codec_context.name, len(c.streams)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plan")
+    return {
+        "plain": make_clip(root / "plain.mp4", width=32, height=24, frames=12),
+        "av": make_clip(root / "av.mkv", width=32, height=24, frames=12, audio=True, subtitles=[(0, 200, "hi")]),
+        "interlaced": make_interlaced_clip(root / "int.mp4", width=32, height=24, frames=6),
+    }
+
+
+CASES = {
+    "default": ("plain", "o.mp4", {}),
+    "workers": ("plain", "o.mp4", dict(workers=2, segment_frames=4)),
+    "resume": ("plain", "o.mkv", dict(resume=True, segment_frames=4)),
+    "span": ("plain", "o.mp4", dict(start="0.12", end="0.36")),
+    "span-resume": ("plain", "o.mkv", dict(start="0.12", resume=True, segment_frames=4)),
+    "field": ("interlaced", "o.mp4", dict(deinterlace="field")),
+    "field-resume": ("interlaced", "o.mkv", dict(deinterlace="field", resume=True, segment_frames=4)),
+    "size": ("plain", "o.mp4", dict(size=(48, -1))),
+    "streams": ("av", "o.mp4", {}),
+    "codec": ("av", "o.mkv", dict(codec="ffv1")),
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", list(CASES))
+def test_the_run_does_what_the_dry_run_planned(clips, tmp_path, case):
+    src_name, out_name, kw = CASES[case]
+    src, out = clips[src_name], tmp_path / out_name
+    s = settings(**kw)
+    planned = dry_plan(src, out, s)
+    assert not out.exists() and not work_dir(out).exists()
+    models = load_models(s)
+    plan = make_plan(src, out, s, models)
+    # the dry run and the run plan alike (the models' digests, the execution, segments ...)
+    assert dataclasses.replace(planned, settings=s) == plan
+    result = execute(plan, models)
+    frames, rate, size, codec, streams = facts(out)
+    assert frames == plan.frames == result.frames
+    assert rate == plan.fps
+    assert size == (plan.width, plan.height)
+    assert codec == plan.encoder.codec.replace("lib", "").replace("x264", "h264")
+    assert streams == 1 + len(plan.streams.copied) + len(plan.streams.converted)
+    assert plan.segment_count == (len(plan.segments.specs) if plan.segments else 1)
+
+
+def test_plan_lines_name_what_the_options_change(clips, tmp_path, capfd):
+    common = ["--model", SR, "--device", "cpu", "--tile", "0", "-q", "--dry-run"]
+    assert main(["upscale", str(clips["interlaced"]), str(tmp_path / "o.mp4"), "--deinterlace", "field",
+                 *common]) == 0
+    out = capfd.readouterr().out
+    assert "50 fps, 12 frames" in out and "deinterlaced (bwdif, one frame per field)" in out
+    assert main(["upscale", str(clips["plain"]), str(tmp_path / "o.mp4"), "--start", "0.12", "--end", "0.36",
+                 *common]) == 0
+    out = capfd.readouterr().out
+    assert "25 fps, 6 frames, span" in out
+    assert main(["upscale", str(clips["plain"]), str(tmp_path / "o.mkv"), "--workers", "2", "--segment-frames", "4",
+                 *common]) == 0
+    out = capfd.readouterr().out
+    assert "run: resumable (segments are how parallel work is joined), 2 segment(s) of 4 frames" in out
+    assert "on 2 local worker(s)" in out
+    assert not [p for p in tmp_path.iterdir()]
+
+
+def test_strict_streams_refused_by_the_dry_run_too(clips, tmp_path, capfd):
+    rc = main(["upscale", str(clips["av"]), str(tmp_path / "o.mp4"), "--strict-streams", "--model", SR, "--dry-run"])
+    err = [line for line in capfd.readouterr().err.splitlines() if line]
+    assert rc != 0 and len(err) == 1 and err[0].startswith("edvr: error:") and "mov_text" in err[0]
+
+
+def test_dry_run_of_standard_input(clips, tmp_path):
+    import subprocess
+
+    y4m = tmp_path / "in.y4m"
+    with av.open(str(clips["plain"])) as inp, av.open(str(y4m), "w", format="yuv4mpegpipe") as out:
+        s = out.add_stream("rawvideo", rate=25)
+        s.width, s.height, s.pix_fmt = 32, 24, "yuv420p"
+        for f in inp.decode(video=0):
+            out.mux(s.encode(f))
+        out.mux(s.encode(None))
+    cmd = [sys.executable, "-m", "edvr_cli", "upscale", "-", str(tmp_path / "o.mkv"), "--model", SR, "--dry-run",
+           "--workers", "2"]
+    done = subprocess.run(cmd, stdin=y4m.open("rb"), capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert "input: standard input: rawvideo 32x24" in done.stdout
+    assert "note: --workers is not used: standard input can be read only once" in done.stdout
+    assert not (tmp_path / "o.mkv").exists()
+
+
+# -- the input is read a bounded number of times ------------------------------------------------------------
+
+@pytest.fixture
+def opens(monkeypatch):
+    """Counts ``av.open`` calls on each path (every module opens media through ``av.open``)."""
+    counted: dict[str, int] = {}
+    real = av.open
+
+    def counting(target, *args, **kw):
+        if isinstance(target, (str, os.PathLike)):
+            key = os.fspath(target)
+            counted[key] = counted.get(key, 0) + 1
+        return real(target, *args, **kw)
+
+    monkeypatch.setattr(av, "open", counting)
+    return counted
+
+
+@pytest.mark.parametrize("kw, segments", [({}, 0), (dict(resume=True, segment_frames=4), 3),
+                                          (dict(resume=True, segment_frames=4, start="0.04"), 3)])
+def test_the_input_is_opened_at_most_three_times_plus_once_per_segment(clips, tmp_path, opens, kw, segments):
+    from edvr_cli.jobs.run import restore_video
+
+    src = clips["av"]
+    result = restore_video(src, tmp_path / "o.mkv", settings(**kw))
+    assert result.frames
+    assert 0 < opens[str(src)] <= 3 + segments, opens
+
+
+# -- deletions go through the work folder's checks ------------------------------------------------------------
+
+def test_overwrite_without_resume_never_removes_a_foreign_work_folder(clips, tmp_path):
+    from edvr_cli.jobs.run import restore_video
+
+    out = tmp_path / "o.mp4"
+    folder = work_dir(out)
+    folder.mkdir()
+    (folder / "holiday.jpg").write_bytes(b"mine")
+    with pytest.raises(OutputError, match="holiday.jpg"):
+        restore_video(clips["plain"], out, settings(resume=False, overwrite=True))
+    assert (folder / "holiday.jpg").read_bytes() == b"mine" and not out.exists()
+
+
+def test_overwrite_without_resume_never_removes_a_live_runs_work_folder(clips, tmp_path):
+    from filelock import FileLock
+
+    from edvr_cli.jobs.run import restore_video
+    from edvr_cli.jobs.workfolder import FORMAT, MANIFEST, VERSION
+
+    out = tmp_path / "o.mp4"
+    folder = work_dir(out)
+    folder.mkdir()
+    (folder / MANIFEST).write_text(f'{{"format": "{FORMAT}", "version": {VERSION}, "segments": []}}')
+    lock = FileLock(str(folder / "lock"), timeout=0)
+    lock.acquire()
+    try:
+        with pytest.raises(OutputBusyError):
+            restore_video(clips["plain"], out, settings(resume=False, overwrite=True))
+        assert (folder / MANIFEST).exists()
+    finally:
+        lock.release()
+    restore_video(clips["plain"], out, settings(resume=False, overwrite=True))  # no one holds it now: removed
+    assert out.exists() and not folder.exists()
+
+
+def test_standard_output_never_touches_a_work_folder(clips, tmp_path, monkeypatch, capfdbinary):
+    monkeypatch.chdir(tmp_path)
+    hidden = tmp_path / ".-.edvr-work"
+    hidden.mkdir()
+    (hidden / "note.txt").write_text("mine")
+    assert main(["upscale", str(clips["plain"]), "-", "--model", SR, "--overwrite", "--no-resume", "-q"]) == 0
+    assert capfdbinary.readouterr().out.startswith(b"YUV4MPEG2")
+    assert (hidden / "note.txt").read_text() == "mine"
+
+
+# -- split runs are identical ----------------------------------------------------------------------------
+
+def decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="rgb24") for f in c.decode(video=0)]
+
+
+@pytest.mark.slow
+def test_default_thread_policy_makes_two_workers_equal_one_worker(clips, tmp_path):
+    """``--workers 2`` (each worker its share of the cores) equals ``--workers 1 --threads <that share>``,
+    and a one-pass run with those threads: batches on one grid, the same threads and precision."""
+    share = str(max(1, (os.cpu_count() or 1) // 2))
+    common = ["--model", SR, "--device", "cpu", "--precision", "fp32", "--tile", "0", "--codec", "ffv1", "-q",
+              "--segment-frames", "4"]
+    src = str(clips["plain"])
+    assert main(["upscale", src, str(tmp_path / "two.mkv"), "--workers", "2", *common]) == 0
+    assert main(["upscale", src, str(tmp_path / "one.mkv"), "--workers", "1", "--resume", "--threads", share,
+                 *common]) == 0
+    assert main(["upscale", src, str(tmp_path / "pass.mkv"), "--no-resume", "--threads", share, *common]) == 0
+    two, one, whole = (decoded(tmp_path / n) for n in ("two.mkv", "one.mkv", "pass.mkv"))
+    assert len(two) == len(one) == len(whole) == 12
+    assert all(np.array_equal(a, b) and np.array_equal(a, c) for a, b, c in zip(two, one, whole, strict=True))
+
+
+def test_workers_receive_the_plan_and_read_no_fact_again(clips, tmp_path, monkeypatch):
+    """A worker loads the models from the plan's files with the plan's digests (no re-hash)."""
+    from edvr_cli.jobs.piece import PieceMaker
+    from edvr_cli.model import reader
+
+    s = settings(resume=True, segment_frames=4)
+    plan = make_plan(clips["plain"], tmp_path / "o.mkv", s, load_models(s))
+
+    def no_hash(path):
+        raise AssertionError(f"{path} hashed again")
+
+    monkeypatch.setattr(reader, "file_sha256", no_hash)
+    import edvr_cli.model.descriptor as descriptor
+
+    monkeypatch.setattr(descriptor, "file_sha256", no_hash)
+    maker = PieceMaker(plan, device="cpu")
+    spec = plan.segments.specs[1]
+    segment = maker.make(spec, tmp_path / "piece.mkv")
+    assert (segment.first, segment.frames) == (spec.first, spec.count) == (4, 8)  # the last takes the tail
+    assert maker.models.stage1.sha256 == plan.stage1.sha256
+
+
+def test_a_model_name_that_is_a_path_is_refused_in_one_line(tmp_path, capfd):
+    victim = tmp_path / "report.safetensors"
+    victim.write_bytes(b"x")
+    rc = main(["weights", "remove", str(tmp_path / "report")])
+    err = [line for line in capfd.readouterr().err.splitlines() if line]
+    assert rc != 0 and len(err) == 1 and err[0].startswith("edvr: error:")
+    assert victim.exists()
+
+
+def test_plan_refuses_what_the_run_would_refuse_first(clips, tmp_path):
+    with pytest.raises(EDVRError):
+        dry_plan(clips["plain"], tmp_path / "o.mp4", settings(size=(1, 1)))
+    (tmp_path / "o.mp4").write_bytes(b"keep")
+    with pytest.raises(EDVRError):
+        dry_plan(clips["plain"], tmp_path / "o.mp4", settings())
+    assert (tmp_path / "o.mp4").read_bytes() == b"keep"
+
+
+def test_output_kind_is_one_rule():
+    from edvr_cli.video.paths import output_kind
+
+    assert output_kind("-") is OutputKind.STDOUT
+    assert output_kind("a.mkv") is OutputKind.FILE
+    assert output_kind("frames") is OutputKind.FRAMES
