@@ -71,6 +71,11 @@ def hf_hub_offline() -> bool:
     return bool(getattr(hf_constants, "HF_HUB_OFFLINE", False))
 
 
+def edvr_offline_set() -> bool:
+    """Whether ``EDVR_OFFLINE`` is set at all (then it, not huggingface_hub's switch, decides)."""
+    return "EDVR_OFFLINE" in os.environ
+
+
 def is_offline() -> bool:
     """``EDVR_OFFLINE`` when set, else ``HF_HUB_OFFLINE``: no network at all."""
     flag = _env_flag("EDVR_OFFLINE")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from edvr_cli.cli import main
-from edvr_cli.cli.progress import RateMeter
+from edvr_cli.display import RateMeter
 from edvr_cli.engine.resize import parse_size, plan_output_size, resample, size_alignment
 from edvr_cli.jobs.run import restore_video
 from edvr_cli.jobs.settings import RestoreSettings

@@ -13,6 +13,8 @@ import av
 import numpy as np
 import pytest
 
+from clips import make_clip, make_interlaced_clip
+from conftest import GOLDEN
 from edvr_cli.cli import main
 from edvr_cli.errors import EDVRError, OutputBusyError, OutputError
 from edvr_cli.jobs.models import load_models
@@ -22,9 +24,6 @@ from edvr_cli.jobs.runplan import make_plan
 from edvr_cli.jobs.settings import RestoreSettings
 from edvr_cli.jobs.workfolder import work_dir
 from edvr_cli.video.paths import OutputKind
-
-from clips import make_clip, make_interlaced_clip
-from conftest import GOLDEN
 
 SR = str(GOLDEN / "basicsr_sr_tsa.pth")
 BASE = dict(model=SR, device="cpu", precision="fp32", tile=0, quiet=True)
@@ -233,7 +232,6 @@ def test_default_thread_policy_makes_two_workers_equal_one_worker(clips, tmp_pat
 def test_workers_receive_the_plan_and_read_no_fact_again(clips, tmp_path, monkeypatch):
     """A worker loads the models from the plan's files with the plan's digests (no re-hash)."""
     from edvr_cli.jobs.piece import PieceMaker
-    from edvr_cli.model import reader
 
     s = settings(resume=True, segment_frames=4)
     plan = make_plan(clips["plain"], tmp_path / "o.mkv", s, load_models(s))
@@ -241,10 +239,9 @@ def test_workers_receive_the_plan_and_read_no_fact_again(clips, tmp_path, monkey
     def no_hash(path):
         raise AssertionError(f"{path} hashed again")
 
-    monkeypatch.setattr(reader, "file_sha256", no_hash)
     import edvr_cli.model.descriptor as descriptor
 
-    monkeypatch.setattr(descriptor, "file_sha256", no_hash)
+    monkeypatch.setattr(descriptor, "sha256_file", no_hash)
     maker = PieceMaker(plan, device="cpu")
     spec = plan.segments.specs[1]
     segment = maker.make(spec, tmp_path / "piece.mkv")

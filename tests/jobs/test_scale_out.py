@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 from edvr_cli.cli import main
-from edvr_cli.jobs.segplan import SegmentSpec, context_frames, decode_range, plan_segments
+from edvr_cli.jobs.segplan import SegmentSpec, decode_range, plan_segments
 from edvr_cli.jobs.workfolder import work_dir
 from edvr_cli.video import probe
 from edvr_cli.video.index import frame_index
@@ -49,7 +49,6 @@ def test_plan_segments_covers_the_clip_and_the_last_takes_a_short_tail():
 
 
 def test_context_and_decode_range():
-    assert context_frames([5]) == 4 and context_frames([7]) == 6 and context_frames([5, 5]) == 8
     # one stage of 5 frames, batches of 8: 4 frames of context before, its context and a batch after
     assert decode_range(SegmentSpec(0, 0, 8), 40, [4], 8) == (0, 24)
     assert decode_range(SegmentSpec(1, 8, 8), 40, [4], 8) == (4, 32)

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from edvr_cli import __version__
+from edvr_cli import __version__, env
 from edvr_cli.errors import EDVRError, Interrupted, first_line
 from edvr_cli.guard import signals
 
@@ -35,7 +35,7 @@ class _Group(click.Group):
         except KeyboardInterrupt as exc:
             raise click.exceptions.Exit(_interrupted(exc)) from None
         except Exception as exc:  # a bug or an unforeseen failure: still one line, traceback on request
-            if os.environ.get("EDVR_DEBUG"):
+            if env.debug():
                 raise
             click.echo(f"edvr: error: {type(exc).__name__}: {first_line(exc)} (set EDVR_DEBUG=1 for a traceback)",
                        err=True)

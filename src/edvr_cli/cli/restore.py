@@ -21,7 +21,7 @@ from edvr_cli.cli.options import (
     tile_option,
     time_option,
 )
-from edvr_cli.cli.progress import FramesBar, echo_err, frame_progress, stderr_console
+from edvr_cli.display import FramesBar, echo_err, frame_progress, stderr_console
 from edvr_cli.engine.names import PRECISION_NAMES
 from edvr_cli.errors import EDVRError, Interrupted
 from edvr_cli.guard import signals
@@ -132,6 +132,7 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
     from edvr_cli.jobs.batch import input_kind, restore_batch
     from edvr_cli.jobs.models import load_models
     from edvr_cli.jobs.run import restore_video
+    from edvr_cli.video.paths import is_stdout
 
     settings = RestoreSettings(task=task, **opts)
     kind = input_kind(input_path)
@@ -151,7 +152,7 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
                 result = restore_video(input_path, output_path, settings, models=models,
                                        on_progress=advance, on_warning=warn)
         if not quiet:
-            where = "standard output" if str(output_path) == "-" else str(result.output)
+            where = "standard output" if is_stdout(output_path) else str(result.output)
             how = f"; {result.encoder.removeprefix('encoder: ')}" if result.encoder else ""
             converted = f"; {'; '.join(result.streams)}" if result.streams else ""
             echo_err(f"edvr: wrote {where} ({result.frames} frames in {result.seconds:.1f} s, "

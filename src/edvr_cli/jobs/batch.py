@@ -40,9 +40,10 @@ def plan_batch(input_dir: Path, output_dir: Path, recursive: bool) -> list[tuple
 def input_kind(path: Path) -> str:
     """'video', 'sequence' (a folder of images) or 'batch' (a folder of videos)."""
     from edvr_cli.video import list_images, list_videos
+    from edvr_cli.video.pipes import is_stdin
 
     path = check_input(path)
-    if str(path) == "-" or path.is_file():
+    if is_stdin(path) or path.is_file():
         return "video"
     if list_videos(path, recursive=False):
         return "batch"

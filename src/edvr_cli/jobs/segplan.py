@@ -86,11 +86,6 @@ def reach(aheads: Sequence[int], grid: int) -> int:
     return sum(align_up(a, grid) for a in aheads) + max(1, grid)
 
 
-def context_frames(windows: Sequence[int]) -> int:
-    """Frames a segment needs on each side before grid alignment: each stage's lookahead, summed."""
-    return sum(2 * (w // 2) for w in windows)
-
-
 def decode_range(spec: SegmentSpec, total: int, aheads: Sequence[int], grid: int) -> tuple[int, int]:
     """The frames [start, stop) a segment decodes, within the clip."""
     return stage_starts(spec.first, aheads, grid).decode, min(total, spec.stop + reach(aheads, grid))

@@ -73,10 +73,6 @@ def render_text(text: str, scale: int = 1) -> np.ndarray:
     return np.repeat(np.repeat(mask, scale, axis=0), scale, axis=1)
 
 
-def text_width(text: str, scale: int = 1) -> int:
-    return max(0, (6 * len(text) - 1) * scale)
-
-
 def draw_text(img: np.ndarray, text: str, x: int, y: int, scale: int = 1,
               colour: Sequence[int] = (255, 255, 255), shadow: bool = True) -> None:
     """Draw ``text`` into ``img`` (h, w, 3) uint8 in place, top-left at (x, y), clipped to the image."""

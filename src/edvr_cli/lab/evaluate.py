@@ -67,14 +67,6 @@ def match_clips(a: dict[str, Path], b: dict[str, Path], what: str) -> list[tuple
     return [(n, a[n], b[n]) for n in b]
 
 
-def load_clip(path: Path) -> np.ndarray:
-    """All frames of a clip, ``(t, h, w, 3)`` uint8 (decoded and rounded as the pipeline does)."""
-    frames = list(iter_clip(path))
-    if not frames:
-        raise InputError(f"{path} has no frames")
-    return np.stack(frames)
-
-
 # --------------------------------------------------------------------------------------------- runners
 
 

@@ -29,11 +29,6 @@ def rgb2y(img: np.ndarray) -> np.ndarray:
     return np.asarray(img, dtype=np.float64) / 255.0 @ _Y_FROM_RGB + 16.0
 
 
-def bgr2y(img: np.ndarray) -> np.ndarray:
-    """Y channel (16-235 scale) of a BGR image (OpenCV order) given on the 0-255 scale."""
-    return rgb2y(np.asarray(img)[..., ::-1])
-
-
 def _prepare(img, img2, crop_border: int, y_channel: bool) -> tuple[np.ndarray, np.ndarray]:
     a = _as_float64(img)
     b = _as_float64(img2)

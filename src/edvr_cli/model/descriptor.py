@@ -18,11 +18,11 @@ from pathlib import Path
 
 import torch
 
+from edvr_cli.digest import sha256_file
 from edvr_cli.errors import EDVRCheckpointError, UsageError
 from edvr_cli.model.arch import EDVR, EDVRConfig
 from edvr_cli.model.checkpoint import FORMAT_TAG, PADDING_KEY, load_checkpoint
 from edvr_cli.model.padding import PADDINGS, published_padding
-from edvr_cli.model.reader import file_sha256
 
 #: Values of :attr:`ModelDescriptor.naming`.
 NAMINGS = ("basicsr", "original", "mmagic", "edvr-cli")
@@ -138,7 +138,7 @@ def load_descriptor(
         loaded = load_checkpoint(path, device, center_frame_idx=center_frame_idx)
     except ValueError as exc:  # only the caller's centre frame raises a plain ValueError
         raise UsageError(str(exc)) from None
-    digest = sha256 or file_sha256(path)
+    digest = sha256 or sha256_file(path)
     metadata = loaded.metadata
     config = loaded.model.config
     if padding is None:

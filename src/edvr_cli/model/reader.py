@@ -20,7 +20,6 @@ is not an EDVR checkpoint, and it is refused before a byte of it is inflated or 
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import math
@@ -453,15 +452,6 @@ def read_state_dict(path: str | os.PathLike[str]) -> StateDict:
     return tensors
 
 
-def file_sha256(path: str | os.PathLike[str]) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 # -- training states ----------------------------------------------------------------------------------
 
 #: ``format`` of the training states ``edvr train`` writes (last.pt, checkpoints/step-*.pt).
@@ -546,7 +536,6 @@ __all__ = [
     "StateDict",
     "TrainingState",
     "check_weights",
-    "file_sha256",
     "is_safetensors",
     "read_file",
     "read_metadata",

@@ -6,7 +6,6 @@ YUV4MPEG2 on stdout (path ``-``), and :func:`check_writable` to refuse an output
 
 from __future__ import annotations
 
-import os
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +19,7 @@ import av.logging
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from edvr_cli import env
 from edvr_cli.errors import EDVRError, OutputError, WarningCallback, first_line
 from edvr_cli.video.colour import (
     PRI_BT709,
@@ -39,7 +39,7 @@ from edvr_cli.video.planes import PlaneLayout, YUVFrame
 from edvr_cli.video.probe import VideoInfo
 from edvr_cli.video.source import SourceVideo, source_video
 from edvr_cli.video.stderr import native_stderr
-from edvr_cli.video.streams import StreamCopier, StreamPlan, cannot_mux, codec_name, plan_streams
+from edvr_cli.video.streams import StreamCopier, StreamPlan, plan_streams
 from edvr_cli.video.timing import Increasing, rescale
 
 __all__ = [
@@ -302,7 +302,7 @@ class VideoWriter(_WarningSink):
             if fmt_name not in _ROTATION_FORMATS:
                 self.warn(f"rotation {info.rotation} degrees is lost: {fmt_name} has no display matrix")
         if settings.codec == "libsvtav1":
-            os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
+            env.set_default("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
         self._stream = stream
         return settings
 
@@ -428,15 +428,6 @@ def _rgb24_frame(rgb: np.ndarray, pts: int, time_base: Fraction) -> av.VideoFram
     frame.pts = pts
     frame.time_base = time_base
     return frame
-
-
-def _cannot_mux(format_name: str, stream: av.stream.Stream) -> str | None:
-    """Kept for callers of the old name; see :func:`edvr_cli.video.streams.cannot_mux`."""
-    return cannot_mux(format_name, stream)
-
-
-def _codec_name(stream: av.stream.Stream) -> str:
-    return codec_name(stream)
 
 
 class ImageSequenceWriter(_WarningSink):

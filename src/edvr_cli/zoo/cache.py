@@ -38,9 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from edvr_cli import __version__, env
+from edvr_cli.digest import sha256_file
 from edvr_cli.errors import CachedModelChangedError, ModelCacheError
 from edvr_cli.zoo.names import check_model_name
-from edvr_cli.zoo.verify import sha256_file
 
 SUFFIX = ".safetensors"
 

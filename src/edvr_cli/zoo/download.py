@@ -13,7 +13,6 @@ after an interruption, checked and only then renamed into place.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -22,13 +21,13 @@ from typing import Protocol, TypeVar
 from filelock import FileLock
 
 from edvr_cli import env
+from edvr_cli.digest import hash_matches, sha256_file
 from edvr_cli.errors import ChecksumError, DownloadError, OfflineError
 from edvr_cli.guard.output import move_into_place, remove_path
 from edvr_cli.zoo import gdrive, http, hub
 from edvr_cli.zoo.failures import Fetched, SourceFailure, checksum_failure
 from edvr_cli.zoo.progress import ProgressCallback, progress_display
 from edvr_cli.zoo.registry import ModelEntry, Source
-from edvr_cli.zoo.verify import hash_matches, sha256_file
 
 T = TypeVar("T")
 
@@ -275,7 +274,7 @@ def _combined_error(
 ) -> DownloadError:
     tried = "; ".join(str(f) for f in failures)
     if offline:
-        switch = "HF_HUB_OFFLINE" if env.hf_hub_offline() and "EDVR_OFFLINE" not in os.environ else "EDVR_OFFLINE"
+        switch = "HF_HUB_OFFLINE" if env.hf_hub_offline() and not env.edvr_offline_set() else "EDVR_OFFLINE"
         return OfflineError(
             f"{entry.name} is not downloaded and the network is off ({switch}=1); {offline_hint(entry, hf_repo)}"
         )

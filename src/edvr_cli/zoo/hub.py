@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from edvr_cli import __version__, env
+from edvr_cli.digest import hash_matches, sha256_file
 from edvr_cli.guard.output import remove_path
 from edvr_cli.zoo.failures import (
     Fetched,
@@ -20,7 +21,6 @@ from edvr_cli.zoo.failures import (
     first_text_line,
 )
 from edvr_cli.zoo.progress import ProgressCallback
-from edvr_cli.zoo.verify import hash_matches, sha256_file
 
 HF_DEFAULT_ENDPOINT = "https://huggingface.co"
 

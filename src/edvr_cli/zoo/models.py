@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from edvr_cli.digest import sha256_file
 from edvr_cli.errors import (
     DownloadError,
     EDVRError,
@@ -24,7 +25,6 @@ from edvr_cli.zoo.registry import (
     close_matches,
     default_registry,
 )
-from edvr_cli.zoo.verify import sha256_file
 
 CHECKPOINT_SUFFIXES = (".pth", ".pt", ".safetensors", ".ckpt", ".bin")
 

@@ -2,7 +2,7 @@
 
 The zoo draws nothing itself. A caller passes ``on_progress``; when it passes none and is not quiet,
 ``progress_display`` shows the download on the program's one progress bar
-(``edvr_cli.cli.progress.frame_progress``: drawn only when stderr is a terminal, silent in pipes),
+(``edvr_cli.display.frame_progress``: drawn only when stderr is a terminal, silent in pipes),
 with sizes in MB.
 """
 
@@ -23,7 +23,7 @@ def progress_display(label: str, quiet: bool) -> Iterator[ProgressCallback | Non
     if quiet:
         yield None
         return
-    from edvr_cli.cli.progress import frame_progress, show_progress, stderr_console
+    from edvr_cli.display import frame_progress, show_progress, stderr_console
 
     console = stderr_console()
     if not show_progress(quiet, console):

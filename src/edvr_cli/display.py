@@ -1,4 +1,5 @@
-"""Rich progress display: frames, rate and ETA on a terminal; silent in pipes and with --quiet.
+"""Terminal display shared by the CLI and the zoo: one rich progress bar (frames, rate and ETA; download
+sizes), silent in pipes and with --quiet.
 
 The rate and the ETA come from :class:`RateMeter`, over the last few seconds of this run only (frames
 a resumed run had already made do not count), and are shown once there is enough to measure.

@@ -1,4 +1,4 @@
-"""Hashes: the full SHA-256 of a file, and whether it agrees with a published (possibly prefix) hash."""
+"""File digests, in one place: a file's full SHA-256, and whether it agrees with a published (prefix) hash."""
 
 from __future__ import annotations
 
