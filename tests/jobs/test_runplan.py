@@ -213,20 +213,35 @@ def decoded(path: Path) -> list[np.ndarray]:
 
 
 @pytest.mark.slow
-def test_default_thread_policy_makes_two_workers_equal_one_worker(clips, tmp_path):
-    """``--workers 2`` (each worker its share of the cores) equals ``--workers 1 --threads <that share>``,
-    and a one-pass run with those threads: batches on one grid, the same threads and precision."""
+def test_default_thread_policy_makes_two_workers_equal_one_worker(tmp_path):
+    """``--workers 2`` (each worker its share of the cores) equals ``--workers 1 --threads <that share>``
+    and a one-pass run with those threads, frame for frame: batches and feature blocks on one grid."""
+    src = str(make_clip(tmp_path / "in.mp4", width=64, height=48, frames=48))  # where feature blocks matter
     share = str(max(1, (os.cpu_count() or 1) // 2))
-    common = ["--model", SR, "--device", "cpu", "--precision", "fp32", "--tile", "0", "--codec", "ffv1", "-q",
-              "--segment-frames", "4"]
-    src = str(clips["plain"])
+    common = ["--model", "edvr-tiny", "--device", "cpu", "--precision", "fp32", "--tile", "0", "--codec", "ffv1",
+              "-q", "--segment-frames", "16"]
     assert main(["upscale", src, str(tmp_path / "two.mkv"), "--workers", "2", *common]) == 0
     assert main(["upscale", src, str(tmp_path / "one.mkv"), "--workers", "1", "--resume", "--threads", share,
                  *common]) == 0
     assert main(["upscale", src, str(tmp_path / "pass.mkv"), "--no-resume", "--threads", share, *common]) == 0
     two, one, whole = (decoded(tmp_path / n) for n in ("two.mkv", "one.mkv", "pass.mkv"))
-    assert len(two) == len(one) == len(whole) == 12
+    assert len(two) == len(one) == len(whole) == 48
     assert all(np.array_equal(a, b) and np.array_equal(a, c) for a, b, c in zip(two, one, whole, strict=True))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("batch", ["3", "4"])
+def test_segments_equal_one_pass_with_batches_and_two_stages(tmp_path, batch):
+    """Segments start on the batch grid with each stage's context: byte-identical to one pass."""
+    src = str(make_clip(tmp_path / "in.mp4", width=16, height=16, frames=30))
+    common = ["--model", SR, "--stage2", str(GOLDEN / "original_stage2_hrin.pth"), "--padding", "replicate",
+              "--device", "cpu", "--precision", "fp32", "--tile", "0", "--codec", "ffv1", "-q", "--threads", "1",
+              "--batch", batch, "--segment-frames", "9"]
+    assert main(["upscale", src, str(tmp_path / "seg.mkv"), "--resume", *common]) == 0
+    assert main(["upscale", src, str(tmp_path / "pass.mkv"), "--no-resume", *common]) == 0
+    seg, whole = decoded(tmp_path / "seg.mkv"), decoded(tmp_path / "pass.mkv")
+    assert len(seg) == len(whole) == 30
+    assert all(np.array_equal(a, b) for a, b in zip(seg, whole, strict=True))
 
 
 def test_workers_receive_the_plan_and_read_no_fact_again(clips, tmp_path, monkeypatch):

@@ -49,10 +49,11 @@ def test_plan_segments_covers_the_clip_and_the_last_takes_a_short_tail():
 
 
 def test_context_and_decode_range():
-    # one stage of 5 frames, batches of 8: 4 frames of context before, its context and a batch after
+    # one stage of 5 frames, batches of 8: from the grid point at or before its context, to its context
+    # and a batch after
     assert decode_range(SegmentSpec(0, 0, 8), 40, [4], 8) == (0, 24)
-    assert decode_range(SegmentSpec(1, 8, 8), 40, [4], 8) == (4, 32)
-    assert decode_range(SegmentSpec(3, 24, 6), 30, [4], 8) == (20, 30)
+    assert decode_range(SegmentSpec(1, 8, 8), 40, [4], 8) == (0, 32)
+    assert decode_range(SegmentSpec(3, 24, 6), 30, [4], 8) == (16, 30)
 
 
 def test_output_times_round_and_stay_increasing():

@@ -31,14 +31,15 @@ def test_segments_are_whole_batches():
 def test_one_stage_starts_with_its_context():
     assert stage_starts(0, [4], 4) == StageStarts(0, (0,))
     assert stage_starts(8, [4], 4) == StageStarts(4, (8,))
-    assert stage_starts(8, [6], 4) == StageStarts(2, (8,))  # 7-frame windows
+    assert stage_starts(8, [6], 4) == StageStarts(0, (8,))  # 7-frame windows: decoding starts on the grid too
 
 
 def test_stage_one_of_two_starts_on_the_grid():
     # stage 2 outputs from 12 and needs stage-1 frames from 8; stage 1 then needs input from 4
     assert stage_starts(12, [4, 4], 4) == StageStarts(4, (8, 12))
-    # with batches of 3, stage 1 starts at the grid point below 12 - 4 = 8: 6
-    assert stage_starts(12, [4, 4], 3) == StageStarts(2, (6, 12))
+    # with batches of 3, stage 1 starts at the grid point below 12 - 4 = 8: 6, and decoding at the one below 2
+    assert stage_starts(12, [4, 4], 3) == StageStarts(0, (6, 12))
+    assert stage_starts(15, [4, 4], 3) == StageStarts(3, (9, 15))
     assert stage_starts(2, [4, 4], 2) == StageStarts(0, (0, 2))
 
 

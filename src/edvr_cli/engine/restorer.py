@@ -297,9 +297,12 @@ class StreamRestorer:
 
     # -- compute -----------------------------------------------------------------------------------
     def _features(self, slots: dict[int, _Slot], indices: list[int], ti: int, tile: Tile):
-        """Feature pyramids of ``indices`` for one tile, computing the missing ones in one batch."""
-        missing = sorted({j for j in indices if ti not in slots[j].feats})
-        if missing:
+        """Feature pyramids of ``indices`` for one tile. The missing ones are computed a block of the batch
+        grid at a time (the block's held frames still without features), so each frame's features are
+        computed together with the same frames however the stream was started or cut."""
+        grid = max(1, self.batch)
+        for block in sorted({j // grid for j in indices if ti not in slots[j].feats}):
+            missing = [i for i in range(block * grid, block * grid + grid) if i in slots and ti not in slots[i].feats]
             crops = torch.stack([slots[j].frame[:, tile.y0:tile.y1, tile.x0:tile.x1] for j in missing])
             with self._stage("extract"):
                 l1, l2, l3 = self._extract(self._layout(crops))
@@ -452,8 +455,8 @@ class StreamRestorer:
             windows: list[list[int]] = []
             centres: list[int] = []
             while len(windows) < self.batch and (not windows or (centre + len(windows)) % self.batch):
-                fill(centre + len(windows) + self.ahead)
                 c = centre + len(windows)
+                fill(max(c + self.ahead, -(-(c + self.half + 1) // self.batch) * self.batch - 1))  # its blocks too
                 if total is not None and c >= total:
                     break
                 known = total if total is not None else c + self.ahead + 1

@@ -193,7 +193,7 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     run of a model that is not on this machine yet).
     """
     from edvr_cli.guard.output import check_output
-    from edvr_cli.jobs.limits import check_frame_size, check_model_fit, check_tile
+    from edvr_cli.jobs.limits import check_frame_size
     from edvr_cli.jobs.workfolder import remove_if_placed
     from edvr_cli.video.encoder import output_format
     from edvr_cli.video.paths import OutputKind, output_kind
@@ -220,11 +220,7 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     if callable(models):
         models = models()
     stages = _model_refs(settings, models)
-    multiple = stages[0].multiple_of
-    check_tile(settings, multiple)
-    check_model_fit(info.width, info.height, multiple)
-    if len(stages) > 1:
-        check_model_fit(info.width * stages[0].scale, info.height * stages[0].scale, stages[1].multiple_of)
+    _check_fit(settings, info, stages)
     width, height = _output_size(info, settings, stages[0].scale)
 
     fields = field_rate(settings, info)
@@ -233,21 +229,9 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     frames = _frame_count(info, seen.index)
     frames = None if frames is None else frames * (2 if fields else 1)
 
-    encoder, out_bits = None, 16 if info.bit_depth > 8 else 8
-    if fmt is not None:
-        from edvr_cli.video.writer import plan_encoder
-
-        encoder, said = plan_encoder(info, seen.source, fmt, width, height, codec=settings.codec, crf=settings.crf,
-                                     preset=settings.preset, pix_fmt=settings.pix_fmt)
-        notes += said
-        out_bits = 16 if info.bit_depth > 8 and encoder.bit_depth > 8 else 8
+    encoder, out_bits = _encoding(info, seen.source, fmt, width, height, settings, notes)
     streams = seen.streams
-    if kind is OutputKind.FILE and settings.strict_streams and not info.is_image_sequence:
-        streams.check_strict(dst.name)
-    if kind is OutputKind.STDOUT and (info.has_audio or info.has_subtitles):
-        notes.append("standard output (YUV4MPEG2) carries video only; audio and subtitles are not written")
-    if kind is OutputKind.FRAMES and (info.has_audio or info.has_subtitles):
-        notes.append("PNG frame output has no audio or subtitles; they are not copied")
+    _stream_notes(kind, info, settings, streams, dst, notes)
 
     execution, tile_note = _execution(settings, models, stages, info)
     if tile_note:
@@ -264,6 +248,41 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     return RunPlan(src, dst, kind, settings, info, seen.source, deinterlacing, fps, frames, stages[0],
                    stages[1] if len(stages) > 1 else None, execution, width, height, encoder, out_bits, streams,
                    resumable, why, segments, tuple(notes))
+
+
+def _check_fit(settings: RestoreSettings, info: Any, stages: tuple[ModelRef, ...]) -> None:
+    """Refuse a tile or frames the models cannot take (stage 2 at stage 1's output size)."""
+    from edvr_cli.jobs.limits import check_model_fit, check_tile
+
+    check_tile(settings, stages[0].multiple_of)
+    check_model_fit(info.width, info.height, stages[0].multiple_of)
+    if len(stages) > 1:
+        check_model_fit(info.width * stages[0].scale, info.height * stages[0].scale, stages[1].multiple_of)
+
+
+def _encoding(info: Any, source: Any, fmt: str | None, width: int, height: int, settings: RestoreSettings,
+              notes: list[str]) -> tuple[Any, int]:
+    """(encoder settings or None for frame folders, bits the restored frames are quantised to)."""
+    if fmt is None:
+        return None, 16 if info.bit_depth > 8 else 8  # PNG frames: 16-bit files for >8-bit sources
+    from edvr_cli.video.writer import plan_encoder
+
+    encoder, said = plan_encoder(info, source, fmt, width, height, codec=settings.codec, crf=settings.crf,
+                                 preset=settings.preset, pix_fmt=settings.pix_fmt)
+    notes += said
+    return encoder, 16 if info.bit_depth > 8 and encoder.bit_depth > 8 else 8
+
+
+def _stream_notes(kind: OutputKind, info: Any, settings: RestoreSettings, streams: Any, dst: Path,
+                  notes: list[str]) -> None:
+    """``--strict-streams`` refuses now; outputs that carry no audio or subtitles say so."""
+    others = info.has_audio or info.has_subtitles
+    if kind.value == "file" and settings.strict_streams and not info.is_image_sequence:
+        streams.check_strict(dst.name)
+    if kind.value == "stdout" and others:
+        notes.append("standard output (YUV4MPEG2) carries video only; audio and subtitles are not written")
+    if kind.value == "frames" and others:
+        notes.append("PNG frame output has no audio or subtitles; they are not copied")
 
 
 def _output_size(info: Any, settings: RestoreSettings, scale: int) -> tuple[int, int]:
@@ -286,15 +305,18 @@ def _model_refs(settings: RestoreSettings, models: Any) -> tuple[ModelRef, ...]:
     entry = default_registry().get(spec)
     if entry is None:
         raise UsageError(f"model {spec!r} is not on this machine")
-    multiple = 16 if entry.scale == 1 else 4
+    from edvr_cli.model.arch import EDVRConfig
+
+    hr_in = entry.scale == 1  # published x1 models take full-resolution input
+    multiple = EDVRConfig(num_frame=entry.frames, hr_in=hr_in).multiple_of
     refs = [ModelRef(entry.name, None, entry.sha256 or None, settings.padding or entry.padding, entry.scale,
-                     entry.frames, entry.frames // 2, multiple, "", entry.scale == 1)]
+                     entry.frames, entry.frames // 2, multiple, "", hr_in)]
     if settings.stage2:
         second = default_registry().get(settings.stage2)
         if second is None:
             raise UsageError(f"model {settings.stage2!r} is not on this machine")
         refs.append(ModelRef(second.name, None, second.sha256 or None, refs[0].padding, 1, second.frames,
-                             second.frames // 2, 16, "", True))
+                             second.frames // 2, EDVRConfig(num_frame=second.frames, hr_in=True).multiple_of, "", True))
     return tuple(refs)
 
 
@@ -376,7 +398,7 @@ def decide_resume(settings: RestoreSettings, kind: OutputKind, info: Any, frames
         return True, "the frame count is unknown"
     if frames > RESUME_MIN_FRAMES:
         return True, f"more than {RESUME_MIN_FRAMES} frames"
-    return False, f"{frames} frames (resumable from {RESUME_MIN_FRAMES + 1} on, or with --resume)"
+    return False, f"{frames} frames; resumable from {RESUME_MIN_FRAMES + 1} on, or with --resume"
 
 
 def _frame_count(info: Any, index: Any) -> int | None:

@@ -73,11 +73,12 @@ class StageStarts:
 
 def stage_starts(first: int, aheads: Sequence[int], grid: int) -> StageStarts:
     """Each stage starts on the batch grid, early enough for the next stage's context (``aheads[j]``: the
-    frames stage ``j`` needs on either side of a centre)."""
+    frames stage ``j`` needs on either side of a centre), and decoding starts on it too (features are
+    computed a block of the grid at a time)."""
     outputs = [first]
     for j in range(len(aheads) - 1, 0, -1):
         outputs.insert(0, align_down(max(0, outputs[0] - aheads[j]), grid))
-    return StageStarts(max(0, outputs[0] - aheads[0]), tuple(outputs))
+    return StageStarts(align_down(max(0, outputs[0] - aheads[0]), grid), tuple(outputs))
 
 
 def reach(aheads: Sequence[int], grid: int) -> int:

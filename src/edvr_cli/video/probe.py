@@ -10,7 +10,7 @@ from typing import Any
 import av
 import av.error
 
-from edvr_cli.errors import InputError
+from edvr_cli.errors import InputError, first_line
 from edvr_cli.video.colour import ColorInfo, resolve_color
 from edvr_cli.video.formats import describe_pix_fmt
 from edvr_cli.video.paths import list_images
@@ -345,5 +345,6 @@ def _tag(frame_value: int, ctx_value: int) -> int:
 
 
 def _reason(e: BaseException) -> str:
-    text = getattr(e, "strerror", None) or str(e) or type(e).__name__
-    return text.splitlines()[0]
+    """The OS's words for a failed open (``strerror``), else the error's first line."""
+    strerror = getattr(e, "strerror", None)
+    return first_line(OSError(strerror)) if strerror else first_line(e)

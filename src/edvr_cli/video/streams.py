@@ -22,7 +22,7 @@ import av
 import av.error
 from av.subtitles.stream import SubtitleStream
 
-from edvr_cli.errors import StreamError, WarningCallback
+from edvr_cli.errors import StreamError, WarningCallback, first_line
 from edvr_cli.video.encoder import MuxerCodecs, output_format
 
 # Stream metadata worth carrying over (muxers regenerate the rest, e.g. handler_name, encoder).
@@ -253,7 +253,7 @@ def cannot_mux(format_name: str, stream: av.stream.Stream) -> str | None:
     except av.error.FFmpegError:
         return f"the {format_name} muxer refuses {codec}"
     except ValueError as e:
-        return str(e).splitlines()[0]
+        return first_line(e)
     return None
 
 
