@@ -322,34 +322,27 @@ def _model_refs(settings: RestoreSettings, models: Any) -> tuple[ModelRef, ...]:
 
 def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, ...],
                info: Any) -> tuple[Execution, str]:
-    """Device, precision, threads, batch and tiles, resolved once (one thread policy, one batch rule)."""
+    """Device, precision, threads, batch and tiles, resolved once (one thread policy, one batch rule).
+    Without the models (a dry run before a download) tiles stay as given: the run decides them."""
+    from edvr_cli.engine.device import auto_batch, default_precision, resolve_device, worker_threads
     from edvr_cli.jobs.limits import effective_tile
 
+    device = models.device if models is not None else resolve_device(settings.device)
+    precision = models.precision if models is not None else settings.precision or default_precision(device)
     workers = _workers_here(settings)
-    if models is not None:
-        import torch
-
-        from edvr_cli.engine.device import auto_batch, worker_threads
-
-        device, precision = models.device, models.precision
-        threads = None
-        if device.type == "cpu":
-            threads = worker_threads(workers, settings.threads) if workers else settings.threads
-        batch = settings.batch or auto_batch(device, threads)
-        tile = effective_tile(settings.tile, info.width, info.height)
-        note = ""
-        if tile != settings.tile:
-            note = f"{info.width}x{info.height} frames are too large to restore whole; tiling them (--tile auto)"
-        tiles, batch = _tiles(models, device, precision, tile, batch, settings, info)
-        del torch
-        return Execution(str(device), precision, tiles, settings.tile_overlap, batch, threads, settings.compile,
-                         settings.channels_last), note
-    device_name = settings.device
-    precision = settings.precision or ("fp16" if device_name.startswith("cuda") else "fp32")
+    threads = None
+    if device.type == "cpu":
+        threads = worker_threads(workers, settings.threads) if workers else settings.threads
+    batch = settings.batch or auto_batch(device, threads)
     tile = effective_tile(settings.tile, info.width, info.height)
-    batch = settings.batch or (1 if settings.threads == 1 else 4)
-    return Execution(device_name, precision, (tile,) * len(stages), settings.tile_overlap, batch, settings.threads,
-                     settings.compile, settings.channels_last), ""
+    note = ""
+    if tile != settings.tile:
+        note = f"{info.width}x{info.height} frames are too large to restore whole; tiling them (--tile auto)"
+    tiles: tuple[int | None, ...] = (tile,) * len(stages)
+    if models is not None:
+        tiles, batch = _tiles(models, device, precision, tile, batch, settings, info)
+    return Execution(str(device), precision, tiles, settings.tile_overlap, batch, threads, settings.compile,
+                     settings.channels_last), note
 
 
 def _workers_here(settings: RestoreSettings) -> int | None:
