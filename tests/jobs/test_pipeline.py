@@ -281,3 +281,26 @@ def test_batch_skips_reports_and_continues(tmp_path, capfd):
     assert not (out / "broken.mp4").exists()
     assert "broken.mp4" in err and "skipped" in err and "failed" in err
     assert not [p for p in out.rglob("*") if ".edvr-tmp-" in p.name]
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_non_finite_outputs_are_counted_in_one_warning(tmp_path, monkeypatch, resume):
+    """fp16 overflow turns pixels into NaN (written as black): the run says how many, once."""
+    from edvr_cli.model.arch import EDVR
+
+    real = EDVR.fuse_and_reconstruct
+
+    def overflowing(self, feats, centre):
+        out = real(self, feats, centre)
+        out[:, :, :2, :3] = float("nan")
+        return out
+
+    monkeypatch.setattr(EDVR, "fuse_and_reconstruct", overflowing)
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=6)
+    warnings: list[str] = []
+    settings = RestoreSettings(model=str(GOLDEN / "basicsr_sr_tsa.pth"), device="cpu", quiet=True, resume=resume,
+                               segment_frames=4, batch=1)
+    restore_video(src, tmp_path / "o.mkv", settings, on_warning=warnings.append)
+    said = [w for w in warnings if "not finite" in w]
+    assert said == ["108 output values were not finite and were written as black (the model gives NaN or "
+                    "infinity: is its checkpoint damaged?)"]

@@ -285,3 +285,30 @@ def test_out_of_memory_with_several_windows_continues_one_by_one(monkeypatch, ba
     assert calls[0] == 3 and set(calls[1:]) == {1}
     assert r.batch == 1 and r.oom_retries == 1
     assert np.array_equal(out, ref)
+
+
+def test_out_of_memory_frees_the_failed_attempt_before_emptying_the_cache(monkeypatch, backend):
+    """The cache is emptied once the failed attempt's tensors are gone (inside the handler its traceback
+    still holds them, and empty_cache could not return their memory)."""
+    import weakref
+
+    backend("pure")
+    model = load_model(GOLDEN / "basicsr_sr_tsa.pth")
+    r = StreamRestorer(model, batch=3)
+    real = r._run_windows
+    held: list[weakref.ref] = []
+
+    def flaky(slots, windows):
+        r.device = torch.device("cpu")
+        if len(windows) > 1:
+            activations = torch.zeros(1000)  # what the failed forward had allocated
+            held.append(weakref.ref(activations))
+            r.device = torch.device("cuda")
+            raise torch.OutOfMemoryError("simulated")
+        return real(slots, windows)
+
+    alive: list[bool] = []
+    monkeypatch.setattr(r, "_run_windows", flaky)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: alive.append(held[-1]() is not None))
+    list(r.run(_frames(5, 24, 32, seed=5)))
+    assert alive == [False]

@@ -71,6 +71,13 @@ def resolve_device(name: str | torch.device = "auto") -> torch.device:
     return device
 
 
+def use_device(device: torch.device) -> None:
+    """Make ``device`` this process's current CUDA device (``cuda:1``: no context is opened on GPU 0, and
+    copies and events default to its streams); nothing for other devices."""
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)
+
+
 def default_precision(device: torch.device) -> str:
     """fp16 on CUDA, fp32 elsewhere."""
     return "fp16" if device.type == "cuda" else "fp32"

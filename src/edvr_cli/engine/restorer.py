@@ -197,6 +197,7 @@ class StreamRestorer:
         self.padded_size: tuple[int, int] = (0, 0)
         self._inv_norm: torch.Tensor | None = None
         self.oom_retries = 0
+        self._nonfinite: torch.Tensor | None = None
 
     # -- set-up per stream -------------------------------------------------------------------------
     def _plan(self, h: int, w: int) -> None:
@@ -364,14 +365,26 @@ class StreamRestorer:
                 return q.permute(0, 2, 3, 1).contiguous()  # (b, s*H, s*W, 3); no copy for channels-last
 
         with self._stage("quantise"), self._one_thread():
+            bad = (~torch.isfinite(out)).sum()  # half-precision overflow: counted, on the device (no wait)
+            self._nonfinite = bad if self._nonfinite is None else self._nonfinite + bad
             q = convert(out)
             if self.pin_memory:
                 host = torch.empty(q.shape, dtype=q.dtype, pin_memory=True)
                 host.copy_(q, non_blocking=True)
-                event = torch.cuda.Event()
-                event.record()
-                return host, event, size
+                return host, self._copied(), size
             return q.cpu(), None, size
+
+    @property
+    def nonfinite(self) -> int:
+        """Output values that were NaN or infinite so far (written as black); reading it waits for the device."""
+        return 0 if self._nonfinite is None else int(self._nonfinite)
+
+    def _copied(self) -> torch.cuda.Event:
+        """An event marking the end of the copy just queued: recorded on this device's current stream (the
+        copy's; on ``cuda:1`` not GPU 0's), and blocking, so waiting for it sleeps instead of spinning."""
+        event = torch.cuda.Event(blocking=True)
+        event.record(torch.cuda.current_stream(self.device))
+        return event
 
     def _finish(self, pending) -> Iterator[np.ndarray | YUVFrame]:
         """The frames of a batch started by :meth:`_quantize`, once its copy has landed."""
@@ -397,21 +410,18 @@ class StreamRestorer:
                 current = self.tile_size or max(self.padded_size)
                 if len(windows) == 1 and current <= smallest:
                     raise
-                for slot in slots.values():
-                    slot.feats.clear()
-                torch.cuda.empty_cache()
-                self.oom_retries += 1
-                if len(windows) > 1:
-                    # first fewer windows per forward (outside this handler, whose traceback still
-                    # holds the failed attempt's tensors), then smaller tiles
-                    log.warning("CUDA out of memory with %d windows per forward; continuing with 1", len(windows))
-                    self.batch = 1
-                else:
-                    new_tile = max(smallest, current // 2)
-                    log.warning("CUDA out of memory at tile %d; retrying with tile %d", current, new_tile)
-                    self._set_tile(new_tile)
-            if self.batch < len(windows):
+            # outside the handler, whose traceback held the failed attempt's tensors: now they are freed
+            for slot in slots.values():
+                slot.feats.clear()
+            torch.cuda.empty_cache()
+            self.oom_retries += 1
+            if len(windows) > 1:  # first fewer windows per forward, then smaller tiles
+                log.warning("CUDA out of memory with %d windows per forward; continuing with 1", len(windows))
+                self.batch = 1
                 return torch.cat([self._run_with_oom_retry(slots, [win]) for win in windows])
+            new_tile = max(smallest, current // 2)
+            log.warning("CUDA out of memory at tile %d; retrying with tile %d", current, new_tile)
+            self._set_tile(new_tile)
 
     # -- the stream --------------------------------------------------------------------------------
     def run(

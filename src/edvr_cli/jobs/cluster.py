@@ -61,18 +61,29 @@ class _Actor:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
     def make(self, spec: SegmentSpec, part: str, ship_back: bool) -> tuple[Segment, bytes | None, int]:
+        """The segment, its piece's bytes when they travel back through Ray, and its non-finite values."""
         crash_for_tests(spec.index)
+        bad: list[int] = []
         if not ship_back:
-            return self.maker.make(spec, part), None, os.getpid()
+            return self.maker.make(spec, part, on_nonfinite=bad.append), None, sum(bad)
         self.tmp = self.tmp or tempfile.mkdtemp(prefix="edvr-actor-")
         local = os.path.join(self.tmp, Path(part).name)
         try:
-            segment = self.maker.make(spec, local)
+            segment = self.maker.make(spec, local, on_nonfinite=bad.append)
             with open(local, "rb") as f:
-                return segment, f.read(), os.getpid()
+                return segment, f.read(), sum(bad)
         finally:
             if os.path.exists(local):
                 os.unlink(local)
+
+
+def actor_resources(gpus: int, actors: int) -> tuple[float, float, str]:
+    """(GPUs, CPUs, device) each actor asks Ray for: a whole GPU each while there are enough, else an equal
+    share (so every actor is scheduled: with a whole GPU each, actors beyond the GPUs would wait forever);
+    one CPU each on a cluster without GPUs (or a CPU run)."""
+    if gpus <= 0:
+        return 0, 1, "cpu"
+    return min(1.0, gpus / max(1, actors)), 0, "cuda"
 
 
 class RayExecutor:
@@ -81,11 +92,16 @@ class RayExecutor:
     Args:
         address: ``local``, ``auto`` or ``ray://HOST:PORT``.
         workers: actors to start (default: the cluster's GPUs, else its CPUs).
+        device_type: the run's device type: ``cpu`` keeps every actor on the CPU, even on a cluster
+            with GPUs; ``cuda`` gives each actor a GPU, or a share of one when there are more actors.
     """
 
-    def __init__(self, address: str, workers: int | None) -> None:
+    def __init__(self, address: str, workers: int | None, device_type: str = "cuda",
+                 on_nonfinite: Callable[[int], None] | None = None) -> None:
+        self.on_nonfinite = on_nonfinite
         self.address = address
         self.workers = workers
+        self.device_type = device_type
         self.started = False
 
     def _connect(self, ray: Any) -> None:
@@ -134,10 +150,11 @@ class RayExecutor:
 
     def _run(self, ray: Any, plan: RunPlan, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
              on_frames: OnFrames, warn: Callable[[str], None]) -> None:
-        gpus = int(ray.cluster_resources().get("GPU", 0))
+        gpus = int(ray.cluster_resources().get("GPU", 0)) if self.device_type == "cuda" else 0
         cpus = int(ray.cluster_resources().get("CPU", 1))
         n = self.workers or gpus or cpus
         n = max(1, min(n, len(specs)))
+        num_gpus, num_cpus, device = actor_resources(gpus, n)
         ship = env.ray_ship()
         source = None
         if ship:
@@ -145,8 +162,7 @@ class RayExecutor:
                 raise EDVRError("an image folder cannot be shipped to Ray workers; put it where they can read it")
             source = ray.put(plan.src.read_bytes())
         plan_ref = ray.put(plan)
-        actor_cls = ray.remote(num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1, max_restarts=0)(_Actor)
-        device = "cuda" if gpus else "cpu"
+        actor_cls = ray.remote(num_gpus=num_gpus, num_cpus=num_cpus, max_restarts=0)(_Actor)
         host = socket.gethostname()
 
         def start() -> Any:
@@ -175,7 +191,7 @@ class RayExecutor:
             ref = ready[0]
             actor, spec = running.pop(ref)
             try:
-                segment, data, _ = ray.get(ref)
+                segment, data, bad = ray.get(ref)
             except ray.exceptions.RayActorError:
                 tries[spec.index] = tries.get(spec.index, 0) + 1
                 if tries[spec.index] > RETRIES:
@@ -194,6 +210,8 @@ class RayExecutor:
                 with open(part(spec.index), "wb") as f:
                     f.write(data)
             on_frames(segment.frames)
+            if bad and self.on_nonfinite is not None:
+                self.on_nonfinite(bad)
             on_segment(segment)
             if pending:
                 submit(actor)

@@ -23,6 +23,7 @@ class RunContext:
         self.warnings: list[str] = []
         self._warn = warn
         self.done = 0
+        self.nonfinite = 0  # output values that were NaN or infinite (reported once, at the end)
         self.encoder = plan.encoder.description if plan.encoder is not None else ""
 
     def warn(self, message: str) -> None:
@@ -31,6 +32,20 @@ class RunContext:
         self.warnings.append(message)
         if self._warn is not None:
             self._warn(message)
+
+    def count_nonfinite(self, values: int) -> None:
+        self.nonfinite += values
+
+    def report_nonfinite(self) -> None:
+        """One warning line for the whole run, when any output value was not finite."""
+        if not self.nonfinite:
+            return
+        p = self.plan.execution.precision
+        if p == "fp32":
+            why = "the model gives NaN or infinity: is its checkpoint damaged?"
+        else:
+            why = f"{p} overflow; rerun with --precision " + ("bf16 or fp32" if p == "fp16" else "fp32")
+        self.warn(f"{self.nonfinite} output values were not finite and were written as black ({why})")
 
     def progress(self, frames: int = 1) -> None:
         self.done += frames

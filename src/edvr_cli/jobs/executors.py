@@ -31,16 +31,16 @@ PartPath = Callable[[int], Path]
 RETRIES = 2
 
 
-def executor_for(plan: RunPlan, models: Any) -> Any:
+def executor_for(plan: RunPlan, models: Any, on_nonfinite: Callable[[int], None] | None = None) -> Any:
     """The plan's executor: this process (with the driver's models), local processes, or Ray."""
     ex = plan.execution
     if ex.executor == "ray":
         from edvr_cli.jobs.cluster import RayExecutor
 
-        return RayExecutor(ex.cluster or "local", ex.workers or None)
+        return RayExecutor(ex.cluster or "local", ex.workers or None, ex.device.split(":")[0], on_nonfinite)
     if ex.executor == "processes":
-        return ProcessExecutor(ex.workers, ex.devices)
-    return InlineExecutor(PieceMaker(plan, models))
+        return ProcessExecutor(ex.workers, ex.devices, on_nonfinite)
+    return InlineExecutor(PieceMaker(plan, models), on_nonfinite)
 
 
 def crash_for_tests(index: int) -> None:
@@ -54,13 +54,15 @@ def crash_for_tests(index: int) -> None:
 class InlineExecutor:
     """One worker: this process, with the models the driver already loaded."""
 
-    def __init__(self, maker: PieceMaker) -> None:
+    def __init__(self, maker: PieceMaker, on_nonfinite: Callable[[int], None] | None = None) -> None:
         self.maker = maker
+        self.on_nonfinite = on_nonfinite
 
     def run(self, plan: RunPlan, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
             on_frames: OnFrames, warn: Callable[[str], None]) -> None:
         for spec in specs:
-            on_segment(self.maker.make(spec, part(spec.index), on_frame=on_frames, warn=warn))
+            on_segment(self.maker.make(spec, part(spec.index), on_frame=on_frames, warn=warn,
+                                       on_nonfinite=self.on_nonfinite))
 
 
 # -- local worker processes ------------------------------------------------------------------------------
@@ -77,7 +79,7 @@ def _init_worker(plan: RunPlan, devices: Any, ticks: Any) -> None:
     _ticks = ticks
 
 
-def _make_in_worker(spec: SegmentSpec, part: str) -> Segment:
+def _make_in_worker(spec: SegmentSpec, part: str) -> tuple[Segment, int]:
     assert _maker is not None
 
     def tick(n: int) -> None:
@@ -85,7 +87,8 @@ def _make_in_worker(spec: SegmentSpec, part: str) -> Segment:
             _ticks.put(n)
 
     crash_for_tests(spec.index)
-    return _maker.make(spec, part, on_frame=tick)
+    bad: list[int] = []
+    return _maker.make(spec, part, on_frame=tick, on_nonfinite=bad.append), sum(bad)
 
 
 class ProcessExecutor:
@@ -97,9 +100,10 @@ class ProcessExecutor:
         devices: one device per process, cycled (``cpu`` for all on a machine without GPUs).
     """
 
-    def __init__(self, workers: int, devices: Sequence[str]) -> None:
+    def __init__(self, workers: int, devices: Sequence[str], on_nonfinite: Callable[[int], None] | None = None) -> None:
         self.workers = max(1, workers)
         self.devices = list(devices) or ["cpu"]
+        self.on_nonfinite = on_nonfinite
 
     def run(self, plan: RunPlan, specs: Sequence[SegmentSpec], part: PartPath, on_segment: OnSegment,
             on_frames: OnFrames, warn: Callable[[str], None]) -> None:
@@ -127,10 +131,12 @@ class ProcessExecutor:
                     for f in finished:
                         spec = futures.pop(f)
                         try:
-                            segment = f.result()
+                            segment, bad = f.result()
                         except BrokenProcessPool:
                             continue  # its worker died: made again below
                         _drain_ticks(ticks, on_frames)
+                        if bad and self.on_nonfinite is not None:
+                            self.on_nonfinite(bad)
                         on_segment(segment)
                         done_specs.append(spec)
             except BaseException:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from edvr_cli.engine.device import default_precision, resolve_device
+from edvr_cli.engine.device import default_precision, resolve_device, use_device
 from edvr_cli.errors import EDVRError, ModelKindError
 from edvr_cli.jobs.settings import DEFAULT_MODELS, TASK_SCALE, RestoreSettings
 from edvr_cli.model.descriptor import ModelDescriptor
@@ -48,6 +48,7 @@ def load_models(settings: RestoreSettings) -> Models:
     if settings.task not in TASK_SCALE:
         raise ValueError(f"unknown task {settings.task!r}")
     device = resolve_device(settings.device)
+    use_device(device)
     precision = settings.precision or default_precision(device)
     spec = settings.model or DEFAULT_MODELS[settings.task]
     try:

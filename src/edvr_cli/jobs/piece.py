@@ -26,11 +26,12 @@ def load_plan_models(plan: RunPlan, device: str) -> Any:
     run with the plan's precision and threads."""
     import torch
 
-    from edvr_cli.engine.device import resolve_device
+    from edvr_cli.engine.device import resolve_device, use_device
     from edvr_cli.jobs.models import Models
     from edvr_cli.model.descriptor import load_descriptor
 
     dev = resolve_device(device)
+    use_device(dev)
     if plan.execution.threads and dev.type == "cpu":
         torch.set_num_threads(plan.execution.threads)
     loaded = []
@@ -55,7 +56,7 @@ class PieceMaker:
         self.models = models if models is not None else load_plan_models(plan, device or plan.execution.device)
 
     def make(self, spec: SegmentSpec, part: str | os.PathLike, on_frame: Callable[[int], None] | None = None,
-             warn: Callable[[str], None] | None = None) -> Segment:
+             warn: Callable[[str], None] | None = None, on_nonfinite: Callable[[int], None] | None = None) -> Segment:
         """Restore and encode segment ``spec`` into the piece file ``part``; returns it as a finished segment."""
         plan = self.plan
         seg = plan.segments
@@ -84,7 +85,7 @@ class PieceMaker:
             tick = (lambda: on_frame(1)) if on_frame is not None else None
             written = run_pipeline(plan, self.models, reader, writer, write, stop=threading.Event(),
                                    starts=seg.starts(spec.first), count=spec.count, offset=spec.first,
-                                   on_output=tick)
+                                   on_output=tick, on_nonfinite=on_nonfinite)
             if written != spec.count:
                 raise RuntimeError(f"segment {spec.index} made {written} of {spec.count} frames")
             writer.close()

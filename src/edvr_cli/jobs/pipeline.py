@@ -65,14 +65,15 @@ def make_restorers(plan: Any, models: Any, writer: Any) -> list[Any]:
 
 def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write, *, stop: threading.Event,
                  starts: StageStarts | None = None, count: int | None = None, skip_before: int = 0,
-                 offset: int = 0, on_output: Callable[[], None] | None = None, drain: bool = False) -> int:
+                 offset: int = 0, on_output: Callable[[], None] | None = None, drain: bool = False,
+                 on_nonfinite: Callable[[int], None] | None = None) -> int:
     """Restore the reader's frames into ``write``; returns the outputs written.
 
     ``starts`` says where the restorers begin (default: the clip's first frame); ``count`` stops after
     that many outputs (the decoder may have read further: context frames); ``skip_before`` drops decoded
     frames below that clip index on arrival; ``offset`` is the clip index of the reader's frame 0;
     ``drain``: after a failure the encoder still writes what was handed to it (a segmented run keeps
-    the segments those outputs finish).
+    the segments those outputs finish); ``on_nonfinite`` is told how many output values were not finite.
     """
     stages = len([d for d in (models.stage1, models.stage2) if d is not None])
     starts = starts or StageStarts(0, (0,) * stages)
@@ -112,10 +113,11 @@ def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write,
     encoder.start()
     n = 0
     try:
+        restorers = make_restorers(plan, models, writer) if count != 0 else []
         if count != 0:
             stream: Iterable = frames()
             first = starts.decode
-            for restorer, out_start in zip(make_restorers(plan, models, writer), starts.outputs, strict=True):
+            for restorer, out_start in zip(restorers, starts.outputs, strict=True):
                 stream = restorer.run(stream, first_index=first, start=out_start)
                 first = out_start
             for out in stream:
@@ -133,6 +135,9 @@ def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write,
         decoder.join()
         if n != count:  # frames past the last output needed do not matter
             decoder.check()
+        bad = sum(r.nonfinite for r in restorers)
+        if bad and on_nonfinite is not None:
+            on_nonfinite(bad)
     except BaseException:
         if drain:
             _drain(encoder, encoded)

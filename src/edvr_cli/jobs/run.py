@@ -67,6 +67,7 @@ def execute(plan: RunPlan, models: Models, *, on_progress: Callable[[int, int | 
         done = run_resumable(plan, models, ctx)
     else:
         done = _one_pass(plan, models, ctx)
+    ctx.report_nonfinite()
     streams = plan.streams.summary() if plan.copies_streams else []
     return RestoreResult(plan.src, plan.dst, done, time.perf_counter() - start, ctx.warnings, ctx.encoder, streams)
 

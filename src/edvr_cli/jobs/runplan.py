@@ -201,6 +201,9 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
 
     if settings.task not in TASK_SCALE:
         raise UsageError(f"unknown task {settings.task!r}")
+    if settings.devices and not ((settings.workers or 1) > 1 and not settings.cluster):
+        raise UsageError("--devices names the devices of local workers: use it with --workers N "
+                         "(Ray gives each worker its own GPU; one process uses --device)")
     src = check_input(input_path)
     dst = output_path(output_path_)
     kind = output_kind(dst)
@@ -431,9 +434,12 @@ def _executor(settings: RestoreSettings, execution: Execution, segments: Segment
 
 
 def _worker_devices(settings: RestoreSettings, device: str) -> tuple[str, ...]:
-    """``--devices`` as given; else every visible GPU when the run is on CUDA, else the run's device."""
+    """``--devices`` as given; else the device named with ``--device cuda:N`` for every worker, every
+    visible GPU for a plain ``cuda`` run, else the run's device."""
     if settings.devices:
         return tuple(settings.devices)
+    if device.startswith("cuda") and ":" in device:
+        return (device,)
     if device.startswith("cuda"):
         import torch
 

@@ -106,7 +106,8 @@ def _independent_segments(plan: RunPlan, models: Any, ctx: RunContext, work: Wor
     todo = [s for s in specs if s.index not in work.done_indices]
     if work.frames_done:
         ctx.progress(work.frames_done)  # where an earlier run stopped
-    executor_for(plan, models).run(plan, todo, work.part_path, work.commit, ctx.progress, ctx.warn)
+    executor_for(plan, models, ctx.count_nonfinite).run(plan, todo, work.part_path, work.commit, ctx.progress,
+                                                        ctx.warn)
     work.finish()
 
 
@@ -126,7 +127,8 @@ def _sequential_segments(plan: RunPlan, models: Any, ctx: RunContext, work: Work
         sink = SegmentSink(work, ctx, begin, n)
         try:
             run_pipeline(plan, models, reader, sink, sink.write, stop=threading.Event(), starts=starts,
-                         skip_before=starts.decode, on_output=ctx.progress, drain=True)
+                         skip_before=starts.decode, on_output=ctx.progress, drain=True,
+                         on_nonfinite=ctx.count_nonfinite)
             sink.close()
         finally:
             sink.abort()

@@ -196,11 +196,14 @@ class EDVR(nn.Module):
         out = lrelu(F.pixel_shuffle(self.upconv1(out), 2))
         out = lrelu(F.pixel_shuffle(self.upconv2(out), 2))
         out = self.conv_last(lrelu(self.conv_hr(out)))
-        if self.config.hr_in:
-            base = x_center
-        else:
-            base = F.interpolate(x_center, scale_factor=4, mode="bilinear", align_corners=False)
-        return out + base.to(out.dtype)
+        # the residual is small, the base is the picture: the sum in float32 even under half-precision
+        # autocast (in bfloat16 a value near 1 has steps of 1/256, one 8-bit code)
+        with torch.autocast(device_type=out.device.type, enabled=False):
+            if self.config.hr_in:
+                base = x_center.float()
+            else:
+                base = F.interpolate(x_center.float(), scale_factor=4, mode="bilinear", align_corners=False)
+            return out.float() + base
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(b, t, 3, H, W) RGB in [0, 1] -> (b, 3, s*H, s*W) restored centre frame."""
