@@ -288,3 +288,53 @@ def test_output_kind_is_one_rule():
     assert output_kind("-") is OutputKind.STDOUT
     assert output_kind("a.mkv") is OutputKind.FILE
     assert output_kind("frames") is OutputKind.FRAMES
+
+
+@pytest.mark.parametrize("kw", [dict(start="0.04"), dict(deinterlace="field")])
+def test_sequential_segments_are_the_planned_ones(tmp_path, monkeypatch, kw):
+    """Inputs that cannot be cut are segmented as the frames come: segments of n frames, the last taking a
+    remainder shorter than the shortest tail, as planned (segments shorter than that tail included)."""
+    from edvr_cli.jobs import workfolder
+
+    made: list[tuple[int, int, int]] = []
+    real = workfolder.WorkFolder.commit
+    monkeypatch.setattr(workfolder.WorkFolder, "commit", lambda self, seg: made.append(
+        (seg.index, seg.first, seg.frames)) or real(self, seg))
+    src = make_clip(tmp_path / "in.mp4", width=16, height=16, frames=21)
+    s = settings(model="edvr-tiny", resume=True, segment_frames=4, batch=1, **kw)
+    plan = make_plan(src, tmp_path / "o.mkv", s, load_models(s))
+    assert not plan.segments.independent
+    execute(plan, load_models(s))
+    assert made == [(x.index, x.first, x.count) for x in plan.segments.specs]
+    assert [m[2] for m in made][:3] == [4, 4, 4] and len(made) >= 4  # before: 4, then all the rest in one
+
+
+@pytest.mark.slow
+def test_an_interrupted_run_continues_with_more_workers(tmp_path, monkeypatch):
+    """The rerun takes the batch and threads the finished segments were made with (they are recorded), so
+    ``--workers 2`` continues a one-process run instead of refusing it as made "with a different --batch"."""
+    from edvr_cli.jobs.run import restore_video
+    from edvr_cli.video import writer
+
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=24)
+    out = tmp_path / "o.mkv"
+    calls = {"n": 0}
+    real = writer.VideoWriter.write
+
+    def write(self, *args, **kw):
+        calls["n"] += 1
+        if calls["n"] == 14:
+            raise KeyboardInterrupt
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(writer.VideoWriter, "write", write)
+    s = settings(model="edvr-tiny", resume=True, segment_frames=8, codec="ffv1")
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(src, out, s)
+    monkeypatch.undo()
+    warnings: list[str] = []
+    plan = make_plan(src, out, dataclasses.replace(s, workers=2), load_models(s))
+    assert plan.execution.executor == "processes" and any("continuing the unfinished run" in n for n in plan.notes)
+    restore_video(src, out, dataclasses.replace(s, workers=2), on_warning=warnings.append)
+    restore_video(src, tmp_path / "whole.mkv", dataclasses.replace(s, resume=False))
+    assert all(np.array_equal(a, b) for a, b in zip(decoded(out), decoded(tmp_path / "whole.mkv"), strict=True))

@@ -108,7 +108,7 @@ def test_backend_names_and_auto_per_device(backend):
     backend("auto")
     assert get_dcn_backend("cpu") == "pure"
     assert get_dcn_backend(torch.device("cpu")) == "pure"
-    expected_cuda = "torchvision" if torchvision_ops_available() else "pure"
+    expected_cuda = "torchvision" if torchvision_ops_available("cuda") else "pure"
     assert get_dcn_backend("cuda") == expected_cuda  # resolution only: no CUDA device needed
 
 
@@ -312,3 +312,32 @@ def test_out_of_memory_frees_the_failed_attempt_before_emptying_the_cache(monkey
     monkeypatch.setattr(torch.cuda, "empty_cache", lambda: alive.append(held[-1]() is not None))
     list(r.run(_frames(5, 24, 32, seed=5)))
     assert alive == [False]
+
+
+def test_compiling_leaves_room_for_many_frame_sizes(monkeypatch):
+    """dynamo keeps 8 graphs per function by default, shared by every model and frame size: a batch of
+    files of a few sizes would silently fall back to eager; compiling raises the limit."""
+    import torch._dynamo
+
+    from edvr_cli.engine.restorer import COMPILED_GRAPHS
+
+    config = torch._dynamo.config
+    name = "recompile_limit" if hasattr(config, "recompile_limit") else "cache_size_limit"
+    monkeypatch.setattr(config, name, 8)
+    monkeypatch.setattr(torch, "compile", lambda fn, **kw: fn)
+    StreamRestorer(load_model(GOLDEN / "basicsr_sr_tsa.pth"), compile=True)
+    assert getattr(config, name) >= COMPILED_GRAPHS
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the fallback where torchvision cannot run on CUDA")
+def test_the_torchvision_probe_runs_on_the_device_it_answers_for(recwarn):
+    """'auto' on CUDA asks whether torchvision's op runs there (a CPU-only torchvision build runs on the
+    CPU only): where it cannot, the pure formulation is used, with one warning, instead of failing."""
+    from edvr_cli.model.arch import dcn
+
+    dcn.torchvision_ops_available.cache_clear()
+    try:
+        assert get_dcn_backend("cuda") == "pure"
+        assert any("unavailable on cuda" in str(w.message) for w in recwarn)
+    finally:
+        dcn.torchvision_ops_available.cache_clear()

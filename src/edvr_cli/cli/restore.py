@@ -191,10 +191,12 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
 
 def _dry_run(kind: str, input_path: Path, output_path: Path, settings: RestoreSettings, recursive: bool) -> None:
     """Print the plan of every input (on stdout: it is what the command was asked for) and write nothing."""
-    from edvr_cli.jobs.batch import plan_batch
+    from edvr_cli.jobs.batch import batch_settings, plan_batch
     from edvr_cli.jobs.plan import plan_run
 
     pairs = plan_batch(input_path, output_path, recursive) if kind == "batch" else [(input_path, output_path)]
+    if kind == "batch":
+        settings = batch_settings(settings)
     for n, (src, dst) in enumerate(pairs):
         if len(pairs) > 1:
             click.echo(f"{'' if n == 0 else chr(10)}[{n + 1}/{len(pairs)}] {src.relative_to(input_path)}")

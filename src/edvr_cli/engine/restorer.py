@@ -76,6 +76,23 @@ def resolve_tile_and_batch(height: int, width: int, model: ModelDescriptor, devi
     return edge, batch
 
 
+#: Compiled graphs dynamo keeps per function: each model, frame size and first/later batch shape is one;
+#: past the limit it runs the function eagerly, silently (torch's default is 8: a batch of 4 sizes).
+COMPILED_GRAPHS = 256
+
+
+def _room_for_graphs() -> None:
+    """Raise dynamo's per-function graph limit (shared by every model and frame size of the process)."""
+    import torch._dynamo
+
+    config = torch._dynamo.config
+    for name in ("recompile_limit", "cache_size_limit"):  # the name changed across torch releases
+        if hasattr(config, name):
+            setattr(config, name, max(getattr(config, name), COMPILED_GRAPHS))
+    if hasattr(config, "accumulated_cache_size_limit"):
+        config.accumulated_cache_size_limit = max(config.accumulated_cache_size_limit, 4 * COMPILED_GRAPHS)
+
+
 @dataclass
 class _Slot:
     """A frame held for windows: the padded input on the device, and per-tile feature pyramids."""
@@ -177,6 +194,7 @@ class StreamRestorer:
             from edvr_cli.model.arch.dcn import prepare_for_compile
 
             prepare_for_compile()
+            _room_for_graphs()
             self._extract = torch.compile(self.model.extract_features, dynamic=False)
             self._fuse = torch.compile(self.model.fuse_and_reconstruct, dynamic=False)
         else:

@@ -57,6 +57,14 @@ def input_kind(path: Path) -> str:
 BatchProgress = Callable[[Path, int, "int | None"], None]
 
 
+def batch_settings(settings: RestoreSettings) -> RestoreSettings:
+    """The settings each file of a batch runs with: resumable unless told otherwise (every file survives
+    an interruption); the dry run of a batch plans with them too."""
+    import dataclasses
+
+    return dataclasses.replace(settings, resume=True) if settings.resume is None else settings
+
+
 def restore_batch(
     input_dir: Path,
     output_dir: Path,
@@ -81,10 +89,7 @@ def restore_batch(
         raise InputError(f"a folder of videos needs a folder as OUTPUT; '{output_dir}' is a file")
     if _inside(input_dir, output_dir) and input_dir.resolve() != output_dir.resolve():
         raise InputError(f"the output folder '{output_dir}' contains the input folder '{input_dir}'")
-    if settings.resume is None:
-        import dataclasses
-
-        settings = dataclasses.replace(settings, resume=True)  # every file of a batch survives an interruption
+    settings = batch_settings(settings)
     pairs = plan_batch(input_dir, output_dir, recursive)
     if not pairs:
         raise InputError(f"'{input_dir}' holds no videos to restore (outside '{output_dir}')")

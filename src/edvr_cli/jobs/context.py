@@ -67,10 +67,10 @@ class RunContext:
 
         p, s = self.plan, self.plan.settings
         copy = p.copies_streams if copy_streams is None else copy_streams and p.copies_streams
-        common: dict[str, Any] = dict(codec=s.codec, crf=s.crf, preset=s.preset, pix_fmt=s.pix_fmt,
-                                      on_warning=self.warn, label=p.label)
-        if p.kind is OutputKind.FRAMES:  # the plan's notes say that audio and subtitles are not written
-            return open_writer(path, p.output_info, p.width, p.height, copy_streams=False, **common)
+        if p.kind is OutputKind.FRAMES:  # the plan's notes say what frames cannot hold (audio, encoder options)
+            return open_writer(path, p.output_info, p.width, p.height, copy_streams=False, on_warning=self.warn,
+                               label=p.label)
         return open_writer(path, p.output_info, p.width, p.height, copy_streams=copy, progressive=p.deinterlacing,
                            strict_streams=s.strict_streams, encoder=p.encoder, source=p.source,
-                           stream_plan=p.streams if copy else None, **common)
+                           stream_plan=p.streams if copy else None, codec=s.codec, crf=s.crf, preset=s.preset,
+                           pix_fmt=s.pix_fmt, on_warning=self.warn, label=p.label)

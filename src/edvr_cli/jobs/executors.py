@@ -37,7 +37,9 @@ def executor_for(plan: RunPlan, models: Any, on_nonfinite: Callable[[int], None]
     if ex.executor == "ray":
         from edvr_cli.jobs.cluster import RayExecutor
 
-        return RayExecutor(ex.cluster or "local", ex.workers or None, ex.device.split(":")[0], on_nonfinite)
+        # the cluster's GPUs unless the CPU was asked for (a driver without a GPU may lead a cluster with them)
+        kind = "cpu" if plan.settings.device == "cpu" else "cuda"
+        return RayExecutor(ex.cluster or "local", ex.workers or None, kind, on_nonfinite)
     if ex.executor == "processes":
         return ProcessExecutor(ex.workers, ex.devices, on_nonfinite)
     return InlineExecutor(PieceMaker(plan, models), on_nonfinite)

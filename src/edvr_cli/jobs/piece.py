@@ -71,10 +71,8 @@ class PieceMaker:
         try:
             video = hasattr(writer, "time_base")
             times: list[int] = []
-            if video:
-                tb = index.time_base
-                floor = output_times([index.pts[spec.first - 1]], tb, writer.time_base)[0] if spec.first else None
-                times = output_times(index.pts[spec.first:spec.stop], tb, writer.time_base, floor)
+            if video:  # the clip's times in the output time base, made increasing over the whole clip
+                times = output_times(index.pts, index.time_base, writer.time_base)[spec.first:spec.stop]
 
             def write(out: Any, clip_index: int, timing: Any) -> None:
                 if video:

@@ -16,7 +16,8 @@ from edvr_cli.jobs.settings import DEFAULT_MODELS, RestoreSettings
 
 
 def _local_models(settings: RestoreSettings) -> object:
-    """A loader of the models when they are on this machine; None when a real run would download them."""
+    """A loader of the models when every one is on this machine; None when a real run would download one
+    first (the plan then reads each model where it is and the registry's entry of the others)."""
     from edvr_cli.zoo import cache
     from edvr_cli.zoo.registry import default_registry
 

@@ -73,19 +73,15 @@ def execute(plan: RunPlan, models: Models, *, on_progress: Callable[[int, int | 
 
 
 def _one_pass(plan: RunPlan, models: Models, ctx: Any) -> int:
-    """A plain run; an unfinished resumable run of the output is discarded (``--overwrite``, through the
-    work folder's checks) or left alone with a word."""
+    """A plain run; an unfinished resumable run of the output is discarded with ``--overwrite`` (through the
+    work folder's checks), else left alone (the plan's notes say which)."""
     from edvr_cli.jobs.limits import explain_failure
     from edvr_cli.jobs.plain import run_plain
-    from edvr_cli.jobs.workfolder import discard, work_dir
+    from edvr_cli.jobs.workfolder import discard
     from edvr_cli.video.paths import OutputKind
 
-    if plan.kind is not OutputKind.STDOUT and work_dir(plan.dst).is_dir():
-        if plan.settings.overwrite:
-            discard(plan.dst)
-        else:
-            ctx.warn(f"'{work_dir(plan.dst).name}' holds an unfinished resumable run of this output; "
-                     "--no-resume leaves it alone")
+    if plan.kind is not OutputKind.STDOUT and plan.settings.overwrite:
+        discard(plan.dst)  # the plan's notes said so
     try:
         return run_plain(plan, models, ctx)
     except BaseException as exc:

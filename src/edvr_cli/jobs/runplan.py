@@ -46,6 +46,7 @@ class ModelRef:
     multiple_of: int
     naming: str = ""
     hr_in: bool = False
+    file: str = ""  # the registry's file name of a model not downloaded yet
 
     @property
     def ahead(self) -> int:
@@ -117,6 +118,7 @@ class RunPlan:
     deinterlacing: bool
     fps: Fraction | None
     frames: int | None
+    source_frames: int | None
     stage1: ModelRef
     stage2: ModelRef | None
     execution: Execution
@@ -229,8 +231,7 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     fields = field_rate(settings, info)
     deinterlacing = settings.deinterlace in ("on", "field") or (settings.deinterlace == "auto" and info.interlaced)
     fps = None if info.fps is None else info.fps * (2 if fields else 1)
-    frames = _frame_count(info, seen.index)
-    frames = None if frames is None else frames * (2 if fields else 1)
+    frames = _frame_count(info, seen.index, fields)
 
     encoder, out_bits = _encoding(info, seen.source, fmt, width, height, settings, notes)
     streams = seen.streams
@@ -241,14 +242,21 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
         notes.append(tile_note)
     resumable, why = decide_resume(settings, kind, info, frames, work_dir(dst) if kind is not OutputKind.STDOUT
                                 else None)
-    parallel = (settings.workers or 1) > 1 or bool(settings.cluster)
-    if parallel and not resumable:
-        notes.append(f"{'--cluster' if settings.cluster else '--workers'} is not used: {why}")
+    asked = [o for o, on in (("--cluster", settings.cluster), ("--workers", (settings.workers or 1) > 1),
+                             ("--resume", settings.resume)) if on]
+    if asked and not resumable and kind.value == "stdout" or info.is_pipe and asked:
+        notes.append(f"{' and '.join(asked)} {'is' if len(asked) == 1 else 'are'} not used: {why}")
+    work = work_dir(dst) if kind.value != "stdout" else None
+    if not resumable and work is not None and work.is_dir():
+        notes.append(f"'{work.name}' holds an unfinished resumable run of this output; " + (
+            "it is discarded (--overwrite)" if settings.overwrite else "--no-resume leaves it alone"))
     segments = None
     if resumable:
+        execution = _as_recorded(execution, settings, dst, notes)
         segments = _segments(info, settings, stages, execution.batch, frames, fields, seen.index)
         execution = _executor(settings, execution, segments, info, notes)
-    return RunPlan(src, dst, kind, settings, info, seen.source, deinterlacing, fps, frames, stages[0],
+    source_frames = frames if not fields else _frame_count(info, seen.index, False)
+    return RunPlan(src, dst, kind, settings, info, seen.source, deinterlacing, fps, frames, source_frames, stages[0],
                    stages[1] if len(stages) > 1 else None, execution, width, height, encoder, out_bits, streams,
                    resumable, why, segments, tuple(notes))
 
@@ -267,12 +275,16 @@ def _encoding(info: Any, source: Any, fmt: str | None, width: int, height: int, 
               notes: list[str]) -> tuple[Any, int]:
     """(encoder settings or None for frame folders, bits the restored frames are quantised to)."""
     if fmt is None:
+        unused = [f"--{k.replace('_', '-')}" for k in ("codec", "crf", "preset", "pix_fmt")
+                  if getattr(settings, k) is not None]
+        if unused:
+            notes.append(f"PNG frame output ignores {', '.join(unused)}")
         return None, 16 if info.bit_depth > 8 else 8  # PNG frames: 16-bit files for >8-bit sources
-    from edvr_cli.video.writer import plan_encoder
+    from edvr_cli.video.writer import output_notes, plan_encoder
 
     encoder, said = plan_encoder(info, source, fmt, width, height, codec=settings.codec, crf=settings.crf,
                                  preset=settings.preset, pix_fmt=settings.pix_fmt)
-    notes += said
+    notes += said + output_notes(info, fmt, encoder.codec, width, height, to_stdout=fmt == "yuv4mpegpipe")
     return encoder, 16 if info.bit_depth > 8 and encoder.bit_depth > 8 else 8
 
 
@@ -299,28 +311,34 @@ def _output_size(info: Any, settings: RestoreSettings, scale: int) -> tuple[int,
 
 
 def _model_refs(settings: RestoreSettings, models: Any) -> tuple[ModelRef, ...]:
-    """The models' references: of the loaded ones, else of the registry's entry (not downloaded yet)."""
+    """The models' references: of the loaded ones; else each read where it is, or the registry's entry
+    of one a real run downloads first (a dry run downloads nothing)."""
     if models is not None:
         return tuple(ModelRef.of(d) for d in (models.stage1, models.stage2) if d is not None)
+    first = _unloaded_ref(settings.model or DEFAULT_MODELS[settings.task], settings.padding, settings)
+    if not settings.stage2:
+        return (first,)
+    return first, _unloaded_ref(settings.stage2, first.padding, settings, stage2=True)
+
+
+def _unloaded_ref(spec: str, padding: str | None, settings: RestoreSettings, stage2: bool = False) -> ModelRef:
+    from edvr_cli.model.arch import EDVRConfig
+    from edvr_cli.zoo import cache
     from edvr_cli.zoo.registry import default_registry
 
-    spec = settings.model or DEFAULT_MODELS[settings.task]
     entry = default_registry().get(spec)
-    if entry is None:
-        raise UsageError(f"model {spec!r} is not on this machine")
-    from edvr_cli.model.arch import EDVRConfig
+    here = Path(spec).expanduser().is_file() or entry is None or bool(entry.bundled) or cache.get(entry.name)
+    if not here and entry is not None:
+        hr_in = stage2 or entry.scale == 1  # published x1 models take full-resolution input
+        multiple = EDVRConfig(num_frame=entry.frames, hr_in=hr_in).multiple_of
+        return ModelRef(entry.name, None, entry.sha256 or None, padding or entry.padding, entry.scale,
+                        entry.frames, entry.frames // 2, multiple, "", hr_in, entry.file or "")
+    import torch
 
-    hr_in = entry.scale == 1  # published x1 models take full-resolution input
-    multiple = EDVRConfig(num_frame=entry.frames, hr_in=hr_in).multiple_of
-    refs = [ModelRef(entry.name, None, entry.sha256 or None, settings.padding or entry.padding, entry.scale,
-                     entry.frames, entry.frames // 2, multiple, "", hr_in)]
-    if settings.stage2:
-        second = default_registry().get(settings.stage2)
-        if second is None:
-            raise UsageError(f"model {settings.stage2!r} is not on this machine")
-        refs.append(ModelRef(second.name, None, second.sha256 or None, refs[0].padding, 1, second.frames,
-                             second.frames // 2, EDVRConfig(num_frame=second.frames, hr_in=True).multiple_of, "", True))
-    return tuple(refs)
+    from edvr_cli.jobs.models import load_one
+
+    descriptor, _ = load_one(spec, torch.device("cpu"), padding=padding, hf_repo=settings.hf_repo, quiet=True)
+    return ModelRef.of(descriptor)
 
 
 def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, ...],
@@ -346,6 +364,32 @@ def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, .
         tiles, batch = _tiles(models, device, precision, tile, batch, settings, info)
     return Execution(str(device), precision, tiles, settings.tile_overlap, batch, threads, settings.compile,
                      settings.channels_last), note
+
+
+def _as_recorded(execution: Execution, settings: RestoreSettings, dst: Path, notes: list[str]) -> Execution:
+    """Continuing an unfinished run: the batch, threads and tiles its segments were made with, where the
+    options leave them open (so ``--workers 2`` continues a one-process run, and every segment is alike)."""
+    from edvr_cli.jobs.workfolder import recorded_run
+
+    run = recorded_run(dst)
+    recorded = run.get("settings") if run else None
+    if not isinstance(recorded, dict):
+        return execution
+    changes: dict[str, Any] = {}
+    if settings.batch is None and isinstance(recorded.get("batch"), int) and recorded["batch"] != execution.batch:
+        changes["batch"] = recorded["batch"]
+    threads = recorded.get("threads")
+    if settings.threads is None and execution.threads is not None and isinstance(threads, int) \
+            and threads != execution.threads:
+        changes["threads"] = threads
+    tiles = recorded.get("tile")
+    if settings.tile is None and isinstance(tiles, list) and len(tiles) == len(execution.tiles) \
+            and tuple(tiles) != execution.tiles:
+        changes["tiles"] = tuple(tiles)
+    if changes:
+        said = ", ".join(f"{k} {v}" for k, v in changes.items())
+        notes.append(f"continuing the unfinished run of '{dst.name}' as its segments were made ({said})")
+    return dataclasses.replace(execution, **changes)
 
 
 def _workers_here(settings: RestoreSettings) -> int | None:
@@ -397,12 +441,14 @@ def decide_resume(settings: RestoreSettings, kind: OutputKind, info: Any, frames
     return False, f"{frames} frames; resumable from {RESUME_MIN_FRAMES + 1} on, or with --resume"
 
 
-def _frame_count(info: Any, index: Any) -> int | None:
-    """Frames the reader yields (before field doubling): counted by the index where its times are usable,
-    else the probe's count or estimate."""
+def _frame_count(info: Any, index: Any, fields: bool) -> int | None:
+    """Frames the reader yields (fields, at the field rate): counted by the index where its times are
+    usable, else the probe's count or estimate."""
+    field = Fraction(1, 2) / info.fps if fields and info.fps else None
     if index is not None and index.frames and (index.seekable or info.span is None):
-        return index.count(info.span)
-    return info.expected_frames
+        return None if fields and field is None else index.count(info.span, field)
+    count = info.expected_frames
+    return None if count is None else count * (2 if fields else 1)
 
 
 def _segments(info: Any, settings: RestoreSettings, stages: tuple[ModelRef, ...], batch: int,
@@ -423,7 +469,9 @@ def _executor(settings: RestoreSettings, execution: Execution, segments: Segment
     if not parallel:
         return execution
     if not segments.independent:
-        notes.append(f"'{info.label}' cannot be cut into independent segments (no seekable timestamps); "
+        reason = ("--start/--end" if info.span is not None else "--deinterlace field" if field_rate(settings, info)
+                  else "no seekable timestamps")
+        notes.append(f"'{info.label}' cannot be cut into independent segments ({reason}); "
                      "it runs as one sequential pass")
         return execution
     if settings.cluster:
@@ -459,13 +507,16 @@ def plan_lines(plan: RunPlan) -> list[str]:
             continue
         if ref.path is None:
             lines.append(f"{label}: {ref.name} (x{ref.scale}, {ref.num_frame} frames, padding {ref.padding}; not "
-                         "downloaded yet: a real run downloads it first)")
+                         f"downloaded yet: a real run downloads {ref.file or 'it'} first)")
             continue
         digest = f", sha256 {ref.sha256[:16]}..." if ref.sha256 else ""
         lines.append(f"{label}: {ref.name} (x{ref.scale}, {ref.num_frame} frames, centre {ref.centre}, "
                      f"padding {ref.padding}, {ref.naming} naming{digest})")
     ex = plan.execution
-    threads = f", {ex.threads} thread(s) per worker" if ex.threads else ""
+    threads = ""
+    if ex.threads:
+        threads = f", {ex.threads} thread{'s' if ex.threads > 1 else ''}" + (" per worker" if ex.executor != "inline"
+                                                                            else "")
     lines.append(f"device: {ex.device}, {ex.precision}{threads}")
     lines.append(f"tiles: {_tiles_words(ex)}; centre frames per forward: {ex.batch}")
     rate = _rate(plan.fps)
@@ -493,7 +544,7 @@ def _rate(fps: Fraction | None) -> str:
 def _input_line(plan: RunPlan) -> str:
     info = plan.info
     kind = "image sequence" if info.is_image_sequence else info.codec_name
-    frames = f"{plan.frames} frames" if plan.frames is not None else "frame count unknown"
+    frames = f"{plan.source_frames} frames" if plan.source_frames is not None else "frame count unknown"
     extra = [s for s, on in (("audio", info.has_audio), ("subtitles", info.has_subtitles)) if on]
     span = ""
     if info.span is not None:
@@ -506,7 +557,7 @@ def _input_line(plan: RunPlan) -> str:
         deint = ", deinterlaced (bwdif, one frame per field)" if plan.settings.deinterlace == "field" else \
             ", deinterlaced (bwdif)"
     return (f"input: {info.label}: {kind} {info.width}x{info.height} {info.pix_fmt} {info.bit_depth}-bit, "
-            f"{_rate(plan.fps)}, {frames}{span}{deint}" + (f", {' and '.join(extra)}" if extra else ""))
+            f"{_rate(info.fps)}, {frames}{span}{deint}" + (f", {' and '.join(extra)}" if extra else ""))
 
 
 def _colour_line(info: Any) -> str:
@@ -533,14 +584,16 @@ def _tiles_words(ex: Execution) -> str:
 
 def _run_line(plan: RunPlan) -> str:
     if not plan.resumable:
-        where = "standard output" if plan.kind.value == "stdout" else "a temporary file, renamed into place"
-        return f"run: one pass into {where} ({plan.why})"
+        if plan.kind.value == "stdout":
+            return "run: one pass into standard output"
+        return f"run: one pass into a temporary file, renamed into place ({plan.why})"
     seg = plan.segments
     assert seg is not None
     count = f"{len(seg.specs)} segment(s)" if seg.specs else "segments"
     ex = plan.execution
+    ray_workers = f"{ex.workers} worker(s)" if ex.workers else "a worker per GPU, else per CPU"
     how = {"inline": "in this process", "processes": f"on {ex.workers} local worker(s) ({', '.join(ex.devices)})",
-           "ray": f"on Ray ({ex.cluster}, {ex.workers or 'one per GPU or CPU'} worker(s))"}[ex.executor]
+           "ray": f"on the Ray cluster '{ex.cluster}' ({ray_workers})"}[ex.executor]
     order = "independent" if seg.independent else "sequential"
     rounded = f" (whole batches of {seg.grid})" if seg.segment_frames != plan.settings.segment_frames else ""
     return (f"run: resumable ({plan.why}), {count} of {seg.segment_frames} frames{rounded}, {order}, {how}, in "

@@ -9,6 +9,7 @@ continues.
 from __future__ import annotations
 
 import threading
+from collections import deque
 from fractions import Fraction
 from typing import Any
 
@@ -151,7 +152,7 @@ class SegmentSink:
         self.index = begin // segment_frames
         self.first = begin
         self.count = 0
-        self.held: list[tuple[Any, int, tuple[int, Fraction]]] = []
+        self.held: deque[tuple[Any, int, tuple[int, Fraction]]] = deque()
         self.writer: Any = None
         self.times = Increasing(work.prefix[-1].last_pts if work.prefix else None)
         self.video = bool(work.suffix)
@@ -159,15 +160,19 @@ class SegmentSink:
         self.plane_layout = getattr(self.writer, "plane_layout", None)
 
     def write(self, out: Any, index: int, timing: tuple[int, Fraction]) -> None:
-        if self.count == self.n:
-            self.held.append((out, index, timing))  # past a boundary: wait for the shortest tail
-            if len(self.held) >= segplan.SHORTEST_TAIL:
-                self._commit()
-                for item in self.held:
-                    self._write(*item)
-                self.held = []
-            return
-        self._write(out, index, timing)
+        self.held.append((out, index, timing))
+        self._drain(final=False)
+
+    def _drain(self, final: bool) -> None:
+        """Write the held outputs: a full segment is committed once the shortest tail of frames after it
+        has come; at the end of the stream a shorter remainder joins the last segment."""
+        while self.held:
+            if self.count >= self.n:
+                if len(self.held) >= segplan.SHORTEST_TAIL:
+                    self._commit()
+                elif not final:
+                    return  # these may be the clip's short remainder: wait
+            self._write(*self.held.popleft())
 
     def _write(self, out: Any, index: int, timing: tuple[int, Fraction]) -> None:
         if self.writer is None:
@@ -188,10 +193,8 @@ class SegmentSink:
         self.count = 0
 
     def close(self) -> None:
-        """The stream ended: the held frames join the last segment, which is committed."""
-        for item in self.held:
-            self._write(*item)
-        self.held = []
+        """The stream ended: the held frames are written (a short remainder joins the last segment)."""
+        self._drain(final=True)
         if self.count:
             self._commit()
 

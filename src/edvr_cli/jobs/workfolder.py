@@ -425,6 +425,16 @@ def _remove_unlocked(folder: Path, output: str | os.PathLike) -> None:
         lock.release()
 
 
+def recorded_run(output: str | os.PathLike) -> dict[str, Any] | None:
+    """The run record of the unfinished run of ``output`` (what its segments were made with), or None."""
+    try:
+        data = json.loads((work_dir(output) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return None
+    run = data.get("run") if isinstance(data, dict) and data.get("format") == FORMAT else None
+    return run if isinstance(run, dict) else None
+
+
 def peek(output: str | os.PathLike) -> tuple[int, int] | None:
     """(finished segments, frames in them) of the work folder of ``output``; None when there is none."""
     try:

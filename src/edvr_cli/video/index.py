@@ -42,13 +42,15 @@ class FrameIndex:
         return Fraction(self.pts[index] - self.pts[0]) * self.time_base
 
 
-    def count(self, span: tuple[Fraction, Fraction | None] | None) -> int:
-        """Frames whose time (from the first frame) lies in ``span`` (``[start, end)``; None: all)."""
+    def count(self, span: tuple[Fraction, Fraction | None] | None, field: Fraction | None = None) -> int:
+        """Frames whose time (from the first frame) lies in ``span`` (``[start, end)``; None: all); with
+        ``field`` (half a frame's duration) the fields, each frame's two at ``t`` and ``t + field``."""
+        offsets = (Fraction(0),) if field is None else (Fraction(0), field)
         if span is None or not self.pts:
-            return self.frames
+            return self.frames * len(offsets)
         start, end = span
-        return sum(1 for i in range(self.frames)
-                   if self.seconds(i) >= start and (end is None or self.seconds(i) < end))
+        return sum(1 for i in range(self.frames) for d in offsets
+                   if self.seconds(i) + d >= start and (end is None or self.seconds(i) + d < end))
 
 
 def frame_index(path: str | Path, info: VideoInfo) -> FrameIndex:

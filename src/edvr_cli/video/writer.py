@@ -148,6 +148,7 @@ class VideoWriter(_WarningSink):
     ) -> None:
         super().__init__(on_warning)
         self.progressive = progressive  # the frames were deinterlaced: flag the stream progressive
+        self.planned = encoder is not None  # a run's plan chose the encoder and said what is lost
         self.to_stdout = str(path) == STDOUT
         self.path = Path(path)
         self.label = label or ("standard output" if self.to_stdout else self.path.name)
@@ -171,13 +172,10 @@ class VideoWriter(_WarningSink):
             raise EDVRError("cannot write YUV4MPEG2 to standard output: the source has no frame rate")
         # The source's time base keeps every pts exact. Constant-rate containers (AVI, MPEG-PS)
         # count frames in their time base instead, so they get 1/fps and rounded times.
-        timed = av.format.Flags.variable_fps.value | av.format.Flags.no_timestamps.value
-        if self._out.format.flags & timed or info.fps is None:  # type: ignore[operator]
+        if not constant_rate(fmt_name) or info.fps is None:
             self.time_base = info.time_base
         else:
             self.time_base = 1 / info.fps
-            if not self.to_stdout:
-                self.warn(f"{fmt_name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
         try:
             if copy_streams and not info.is_image_sequence:
                 self.stream_plan = stream_plan if stream_plan is not None else plan_streams(info, fmt_name)
@@ -294,13 +292,11 @@ class VideoWriter(_WarningSink):
         sar = scaled_sample_aspect_ratio(info, self.width, self.height)
         if sar is not None:
             ctx.sample_aspect_ratio = sar
-            if fmt_name in ("matroska", "webm") and settings.codec not in _SAR_IN_BITSTREAM:
-                # Matroska reads AVStream.sample_aspect_ratio, which PyAV cannot set.
-                self.warn(f"pixel aspect ratio {sar} is lost: {fmt_name} with {settings.codec} cannot carry it here")
         if info.rotation:
             stream.set_display_rotation(info.rotation)
-            if fmt_name not in _ROTATION_FORMATS:
-                self.warn(f"rotation {info.rotation} degrees is lost: {fmt_name} has no display matrix")
+        if not self.planned:
+            for note in output_notes(info, fmt_name, settings.codec, self.width, self.height, self.to_stdout):
+                self.warn(note)
         if settings.codec == "libsvtav1":
             env.set_default("SVT_LOG", "1")  # SVT-AV1 prints its banner to stderr otherwise
         self._stream = stream
@@ -493,6 +489,28 @@ class ImageSequenceWriter(_WarningSink):
 
     def __exit__(self, exc_type, exc, tb) -> None:
         self.close()
+
+
+def constant_rate(format_name: str) -> bool:
+    """Whether a muxer counts frames at a constant rate (AVI, MPEG-PS): frame times are rounded to 1/fps."""
+    timed = av.format.Flags.variable_fps.value | av.format.Flags.no_timestamps.value
+    return not (av.format.ContainerFormat(format_name, "w").flags & timed)  # type: ignore[operator]
+
+
+def output_notes(info: VideoInfo, format_name: str, codec: str, width: int, height: int,
+                 to_stdout: bool = False) -> list[str]:
+    """What a video output of this muxer and encoder loses of the source, one line each: exact frame times,
+    the pixel aspect ratio, the rotation."""
+    notes = []
+    if info.fps is not None and not to_stdout and constant_rate(format_name):
+        notes.append(f"{format_name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
+    sar = scaled_sample_aspect_ratio(info, width, height)
+    if sar is not None and format_name in ("matroska", "webm") and codec not in _SAR_IN_BITSTREAM:
+        # Matroska reads AVStream.sample_aspect_ratio, which PyAV cannot set.
+        notes.append(f"pixel aspect ratio {sar} is lost: {format_name} with {codec} cannot carry it here")
+    if info.rotation and format_name not in _ROTATION_FORMATS:
+        notes.append(f"rotation {info.rotation} degrees is lost: {format_name} has no display matrix")
+    return notes
 
 
 def plan_encoder(info: VideoInfo, source: SourceVideo, format_name: str, width: int, height: int, *,

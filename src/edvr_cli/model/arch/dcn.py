@@ -43,23 +43,27 @@ def get_dcn_backend(device: torch.device | str | None = None) -> str:
     """
     if _backend != "auto":
         return _backend
-    tv = _torchvision_ops_constant()  # probed (and warned about) once, whatever the device
     device_type = torch.device(device).type if device is not None else "cpu"
-    return "torchvision" if tv and device_type == "cuda" else "pure"
+    if device_type != "cuda":
+        return "pure"
+    return "torchvision" if _torchvision_ops_constant("cuda") else "pure"  # probed on CUDA, once
 
 
-@functools.lru_cache(maxsize=1)
-def torchvision_ops_available() -> bool:
-    """Whether torchvision's compiled ``deform_conv2d`` loads and runs; warns once when it does not."""
+@functools.lru_cache(maxsize=4)
+def torchvision_ops_available(device_type: str = "cpu") -> bool:
+    """Whether torchvision's compiled ``deform_conv2d`` loads and runs on ``device_type`` (a CPU-only build
+    of torchvision runs on the CPU but not on CUDA); warns once per device type when it does not."""
     try:
         from torchvision.ops import deform_conv2d
 
-        x = torch.zeros(1, 1, 3, 3)
-        deform_conv2d(x, torch.zeros(1, 18, 3, 3), torch.zeros(1, 1, 3, 3), padding=1, mask=torch.ones(1, 9, 3, 3))
+        def z(*shape: int) -> torch.Tensor:
+            return torch.zeros(*shape, device=device_type)
+
+        deform_conv2d(z(1, 1, 3, 3), z(1, 18, 3, 3), z(1, 1, 3, 3), padding=1, mask=z(1, 9, 3, 3) + 1)
         return True
     except Exception as exc:  # noqa: BLE001 - ImportError, or any error of a mismatched torch/torchvision build
         warnings.warn(
-            f"torchvision's deform_conv2d is unavailable ({type(exc).__name__}: {exc}); "
+            f"torchvision's deform_conv2d is unavailable on {device_type} ({type(exc).__name__}: {exc}); "
             "using the pure-PyTorch deformable convolution",
             RuntimeWarning,
             stacklevel=2,
@@ -67,9 +71,9 @@ def torchvision_ops_available() -> bool:
         return False
 
 
-def _torchvision_ops_constant() -> bool:
+def _torchvision_ops_constant(device_type: str) -> bool:
     """:func:`torchvision_ops_available` for use inside models (see :func:`prepare_for_compile`)."""
-    return torchvision_ops_available()
+    return torchvision_ops_available(device_type)
 
 
 def prepare_for_compile() -> None:
