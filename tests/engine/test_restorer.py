@@ -8,7 +8,8 @@ import torch
 
 from edvr_cli import load_model
 from reference import restore_frames_plain
-from edvr_cli.engine.restorer import StreamRestorer, auto_tile
+from edvr_cli.engine.memory import auto_tile
+from edvr_cli.engine.restorer import StreamRestorer
 
 from conftest import GOLDEN
 

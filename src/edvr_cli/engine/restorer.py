@@ -25,6 +25,7 @@ import torch
 
 from edvr_cli.engine.colour import cpu_rows, frame_to_device, pad_frame, rgb_to_planes, unpack
 from edvr_cli.engine.device import PRECISIONS, auto_batch
+from edvr_cli.engine.memory import resolve_tile_and_batch
 from edvr_cli.engine.resize import resample
 from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles, smallest_useful_tile
 from edvr_cli.model.arch import EDVR
@@ -33,47 +34,6 @@ from edvr_cli.model.padding import lookahead, window_indices
 from edvr_cli.video.planes import PlaneLayout, YUVFrame
 
 log = logging.getLogger(__name__)
-
-
-def auto_tile(height: int, width: int, model: ModelDescriptor, device: torch.device, dtype_bytes: int = 4,
-              windows: int = 1, overlap: int = 16) -> int:
-    """A tile edge (input pixels) whose working set fits the device; 0 when the whole frame fits.
-
-    The estimate is the peak activation size of one window: about 60 feature maps of ``num_feat``
-    channels at L1 size per frame in the window, in the compute dtype, plus the output; times
-    ``windows`` run in one forward. The edge is never below the smallest useful tile.
-    """
-    nf = model.config.num_feat
-    frames = model.num_frame
-    l1_pixels_per_input_pixel = 1 / 16 if model.hr_in else 1.0
-    per_pixel = (60 * nf * frames * l1_pixels_per_input_pixel + 3 * 16 * 64) * dtype_bytes
-    per_pixel *= max(1, windows)
-    if device.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(device)
-        budget = free * 0.6
-    else:
-        budget = 6 * 1024**3  # host memory: keep one window's activations within a few GiB
-    if height * width * per_pixel <= budget:
-        return 0
-    edge = int((budget / per_pixel) ** 0.5)
-    m = model.multiple_of
-    return max(smallest_useful_tile(overlap, m), edge - edge % m)
-
-
-def resolve_tile_and_batch(height: int, width: int, model: ModelDescriptor, device: torch.device, precision: str,
-                           tile: int | None, batch: int, batch_given: bool, overlap: int = 16) -> tuple[int, int]:
-    """(tile edge, centre frames per forward) for frames of ``height`` x ``width``: ``tile`` as given, or
-    automatic (None: :func:`auto_tile`); an automatic batch drops to one window per forward before a
-    frame is cut into tiles."""
-    if tile is not None:
-        return tile, batch
-    hp, wp = model.padded_size(height, width)
-    bytes_per = 2 if precision != "fp32" else 4
-    edge = auto_tile(hp, wp, model, device, bytes_per, windows=batch, overlap=overlap)
-    if edge and not batch_given and batch > 1:
-        batch = 1
-        edge = auto_tile(hp, wp, model, device, bytes_per, overlap=overlap)
-    return edge, batch
 
 
 #: Compiled graphs dynamo keeps per function: each model, frame size and first/later batch shape is one;
@@ -220,9 +180,12 @@ class StreamRestorer:
     # -- set-up per stream -------------------------------------------------------------------------
     def _plan(self, h: int, w: int) -> None:
         self.frame_size, self.padded_size = (h, w), self.descriptor.padded_size(h, w)
-        tile, self.batch = resolve_tile_and_batch(h, w, self.descriptor, self.device, self.precision, self.tile,
-                                                  self.batch, not self.auto_batch, self.tile_overlap)
-        self._set_tile(tile)
+        memory = resolve_tile_and_batch(h, w, self.descriptor, self.device, self.precision, self.tile, self.batch,
+                                        not self.auto_batch, self.tile_overlap)
+        self.batch = memory.batch
+        if self.tile is None:  # an automatic plan also says whether the feature cache fits
+            self.cache_features = self.cache_features and memory.cache_features
+        self._set_tile(memory.tile)
 
     def _set_tile(self, tile: int) -> None:
         hp, wp = self.padded_size

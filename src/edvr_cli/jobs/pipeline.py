@@ -56,7 +56,7 @@ def make_restorers(plan: Any, models: Any, writer: Any) -> list[Any]:
         last = j == len(descriptors) - 1
         out.append(StreamRestorer(
             d, device=models.device, precision=ex.precision, tile=ex.tiles[j], tile_overlap=ex.tile_overlap,
-            batch=ex.batch, compile=ex.compile, channels_last=ex.channels_last,
+            batch=ex.batch, compile=ex.compile, channels_last=ex.channels_last, cache_features=ex.cache_features,
             out_bits=plan.out_bits if last else 8,
             out_size=size if last and resized else None,
             out_layout=getattr(writer, "plane_layout", None) if last else None))

@@ -79,6 +79,7 @@ class Execution:
     threads: int | None
     compile: bool
     channels_last: bool | None
+    cache_features: bool = True
     executor: str = "inline"
     workers: int = 1
     devices: tuple[str, ...] = ()
@@ -360,10 +361,14 @@ def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, .
     if tile != settings.tile:
         note = f"{info.width}x{info.height} frames are too large to restore whole; tiling them (--tile auto)"
     tiles: tuple[int | None, ...] = (tile,) * len(stages)
+    cache = True
     if models is not None:
-        tiles, batch = _tiles(models, device, precision, tile, batch, settings, info)
+        tiles, batch, cache = _tiles(models, device, precision, tile, batch, settings, info, _sharing(settings))
+    if not cache:
+        note = (note + "; " if note else "") + ("the feature cache does not fit the device: features are "
+                                                "recomputed for every window (slower)")
     return Execution(str(device), precision, tiles, settings.tile_overlap, batch, threads, settings.compile,
-                     settings.channels_last), note
+                     settings.channels_last, cache_features=cache), note
 
 
 def _as_recorded(execution: Execution, settings: RestoreSettings, dst: Path, notes: list[str]) -> Execution:
@@ -392,6 +397,19 @@ def _as_recorded(execution: Execution, settings: RestoreSettings, dst: Path, not
     return dataclasses.replace(execution, **changes)
 
 
+def _sharing(settings: RestoreSettings) -> int:
+    """Local workers that share one GPU (``--workers 4 --devices cuda:0,cuda:1``: 2); each plans for its part."""
+    workers = settings.workers or 1
+    if settings.cluster or workers <= 1:
+        return 1
+    devices = len(set(settings.devices)) if settings.devices else None
+    if devices is None:
+        import torch
+
+        devices = torch.cuda.device_count() if settings.device in ("auto", "cuda") else 1
+    return max(1, -(-workers // max(1, devices)))
+
+
 def _workers_here(settings: RestoreSettings) -> int | None:
     """Workers sharing this machine's cores: ``--workers`` (a local Ray cluster: one per core by default);
     None on a remote cluster (its workers keep torch's thread count)."""
@@ -405,9 +423,10 @@ def _workers_here(settings: RestoreSettings) -> int | None:
 
 
 def _tiles(models: Any, device: Any, precision: str, tile: int | None, batch: int, settings: RestoreSettings,
-           info: Any) -> tuple[tuple[int | None, ...], int]:
-    """Each stage's tile at its input size, and one batch for all stages (the smallest any needs)."""
-    from edvr_cli.engine.restorer import resolve_tile_and_batch
+           info: Any, sharing: int) -> tuple[tuple[int | None, ...], int, bool]:
+    """Each stage's tile at its input size, one batch for all stages (the smallest any needs), and whether
+    the feature cache fits beside them (``sharing``: workers on one device)."""
+    from edvr_cli.engine.memory import resolve_tile_and_batch
 
     stages = [(models.stage1, info.height, info.width)]
     if models.stage2 is not None:
@@ -415,10 +434,10 @@ def _tiles(models: Any, device: Any, precision: str, tile: int | None, batch: in
     given = settings.batch is not None
     for d, h, w in stages:
         batch = min(batch, resolve_tile_and_batch(h, w, d, device, precision, tile, batch, given,
-                                                  settings.tile_overlap)[1])
-    tiles = tuple(resolve_tile_and_batch(h, w, d, device, precision, tile, batch, True, settings.tile_overlap)[0]
-                  for d, h, w in stages)
-    return tiles, batch
+                                                  settings.tile_overlap, sharing).batch)
+    plans = [resolve_tile_and_batch(h, w, d, device, precision, tile, batch, True, settings.tile_overlap, sharing)
+             for d, h, w in stages]
+    return tuple(p.tile for p in plans), batch, all(p.cache_features for p in plans)
 
 
 def decide_resume(settings: RestoreSettings, kind: OutputKind, info: Any, frames: int | None,

@@ -1,0 +1,60 @@
+"""Memory plans on a (stand-in) GPU: the feature cache and the workers sharing a device are counted."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from edvr_cli.engine.memory import feature_cache_bytes, resolve_tile_and_batch
+from edvr_cli.model.arch import EDVR, EDVRConfig
+from edvr_cli.model.descriptor import ModelDescriptor
+
+GB = 1024**3
+
+
+@pytest.fixture(scope="module")
+def edvr_l():
+    return ModelDescriptor.of(EDVR(EDVRConfig(num_feat=128, num_reconstruct_block=40)))
+
+
+@pytest.fixture
+def gpu_with(monkeypatch):
+    def free(gb: float):
+        monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (int(gb * GB), int(80 * GB)))
+    return free
+
+
+def test_the_feature_cache_of_edvr_l_at_4k_is_counted(edvr_l):
+    # every tile's pyramids of the frames a window may still use: tens of GB in half precision
+    assert 20 * GB < feature_cache_bytes(2160, 3840, edvr_l, 2, 4) < 40 * GB
+
+
+def test_a_cache_that_does_not_fit_is_not_kept(edvr_l, gpu_with):
+    gpu_with(24)
+    plan = resolve_tile_and_batch(2160, 3840, edvr_l, torch.device("cuda"), "fp16", None, 4, False)
+    assert not plan.cache_features and plan.batch == 1 and plan.tile > 0
+    gpu_with(139)
+    plan = resolve_tile_and_batch(2160, 3840, edvr_l, torch.device("cuda"), "fp16", None, 4, False)
+    assert plan.cache_features
+
+
+def test_the_cache_comes_out_of_the_tile_budget(edvr_l, gpu_with):
+    gpu_with(16)
+    cached = resolve_tile_and_batch(540, 960, edvr_l, torch.device("cuda"), "fp16", None, 1, True)
+    assert cached.cache_features
+    whole = 16 * GB * 0.6
+    left = whole - feature_cache_bytes(540, 960, edvr_l, 2, 1)
+    assert left < whole and cached.tile >= 0
+
+
+def test_workers_sharing_a_gpu_plan_for_their_part(edvr_l, gpu_with):
+    gpu_with(40)
+    one = resolve_tile_and_batch(1080, 1920, edvr_l, torch.device("cuda"), "fp16", None, 1, True)
+    two = resolve_tile_and_batch(1080, 1920, edvr_l, torch.device("cuda"), "fp16", None, 1, True, sharing=2)
+    assert (two.tile or 10**9) < (one.tile or 10**9)
+
+
+def test_the_cpu_plan_is_unchanged():
+    model = ModelDescriptor.of(EDVR(EDVRConfig()))
+    plan = resolve_tile_and_batch(64, 64, model, torch.device("cpu"), "fp32", None, 4, False)
+    assert (plan.tile, plan.batch, plan.cache_features) == (0, 4, True)
