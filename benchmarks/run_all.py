@@ -24,6 +24,7 @@ import bench_host  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_scaling  # noqa: E402
 import bench_startup  # noqa: E402
+import gpu_check  # noqa: E402
 from common import machine_line  # noqa: E402
 
 
@@ -59,6 +60,9 @@ def main(argv: list[str] | None = None) -> None:
     bench_scaling.main(quick)
 
     bench_cuda.main(["--frames", "24", "--no-compile"] if args.quick else [])
+    if cuda:
+        print("\n## GPU checks")
+        gpu_check.main()
     print(f"\n# all benchmarks: {time.perf_counter() - start:.0f} s")
 
 

@@ -19,9 +19,21 @@ def edvr_l():
 
 @pytest.fixture
 def gpu_with(monkeypatch):
-    def free(gb: float):
+    def free(gb: float, cached_gb: float = 0):
         monkeypatch.setattr(torch.cuda, "mem_get_info", lambda device=None: (int(gb * GB), int(80 * GB)))
+        monkeypatch.setattr(torch.cuda, "memory_reserved", lambda device=None: int(cached_gb * GB))
+        monkeypatch.setattr(torch.cuda, "memory_allocated", lambda device=None: 0)
     return free
+
+
+def test_torchs_cached_blocks_count_as_free(gpu_with):
+    from edvr_cli.engine.memory import memory_budget
+
+    gpu_with(10)
+    alone = memory_budget(torch.device("cuda"))
+    gpu_with(10, cached_gb=6)  # a later segment: torch holds what the first one freed
+    assert memory_budget(torch.device("cuda")) == pytest.approx(alone * 1.6)
+    assert memory_budget(torch.device("cuda"), sharing=2) == pytest.approx(alone * 0.8)
 
 
 def test_the_feature_cache_of_edvr_l_at_4k_is_counted(edvr_l):

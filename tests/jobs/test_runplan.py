@@ -334,7 +334,11 @@ def test_an_interrupted_run_continues_with_more_workers(tmp_path, monkeypatch):
     monkeypatch.undo()
     warnings: list[str] = []
     plan = make_plan(src, out, dataclasses.replace(s, workers=2), load_models(s))
-    assert plan.execution.executor == "processes" and any("continuing the unfinished run" in n for n in plan.notes)
+    from edvr_cli.jobs.runplan import plan_lines
+
+    first = make_plan(src, tmp_path / "other.mkv", s, load_models(s))  # what the interrupted run had
+    assert plan.execution.executor == "processes" and plan.execution.batch == first.execution.batch
+    assert "continuing the unfinished run" in plan_lines(plan)[-2]
     restore_video(src, out, dataclasses.replace(s, workers=2), on_warning=warnings.append)
     restore_video(src, tmp_path / "whole.mkv", dataclasses.replace(s, resume=False))
     assert all(np.array_equal(a, b) for a, b in zip(decoded(out), decoded(tmp_path / "whole.mkv"), strict=True))

@@ -341,3 +341,29 @@ def test_the_torchvision_probe_runs_on_the_device_it_answers_for(recwarn):
         assert any("unavailable on cuda" in str(w.message) for w in recwarn)
     finally:
         dcn.torchvision_ops_available.cache_clear()
+
+
+def test_out_of_memory_moving_frames_is_retried_once(monkeypatch, backend):
+    """An upload or a quantisation that runs out of GPU memory is tried once more with the cache emptied."""
+    backend("pure")
+    model = load_model(GOLDEN / "basicsr_sr_tsa.pth")
+    frames = _frames(4, 24, 32, seed=3)
+    ref = np.stack(list(StreamRestorer(model).run(frames)))
+    r = StreamRestorer(model)
+    emptied: list[int] = []
+    for name in ("_to_device", "_quantize"):
+        real = getattr(r, name)
+        failed: list[bool] = []
+
+        def once(arg, real=real, failed=failed):
+            if not failed:
+                failed.append(True)
+                r.device = torch.device("cuda")
+                raise torch.OutOfMemoryError("simulated")
+            r.device = torch.device("cpu")
+            return real(arg)
+
+        monkeypatch.setattr(r, name, once)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: emptied.append(1))
+    out = np.stack(list(r.run(frames)))
+    assert np.array_equal(out, ref) and len(emptied) == 2 and r.oom_retries == 2

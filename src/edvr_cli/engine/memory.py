@@ -17,11 +17,12 @@ HOST_BUDGET = 6 * 1024**3
 
 
 def memory_budget(device: torch.device, sharing: int = 1) -> float:
-    """Bytes one restorer may plan for: a share of the GPU's free memory (divided among the ``sharing``
-    workers on that device), or a fixed host budget on the CPU."""
+    """Bytes one restorer may plan for: a share of the GPU's free memory, torch's own cached blocks
+    included (divided among the ``sharing`` workers on that device), or a fixed host budget on the CPU."""
     if device.type == "cuda":
         free, _ = torch.cuda.mem_get_info(device)
-        return free * GPU_SHARE / max(1, sharing)
+        held = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)  # torch's cache is free too
+        return (free + max(0, held)) * GPU_SHARE / max(1, sharing)
     return HOST_BUDGET / max(1, sharing)
 
 

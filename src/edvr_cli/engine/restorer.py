@@ -17,8 +17,9 @@ import contextlib
 import dataclasses
 import logging
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -404,6 +405,19 @@ class StreamRestorer:
             log.warning("CUDA out of memory at tile %d; retrying with tile %d", current, new_tile)
             self._set_tile(new_tile)
 
+    def _once_more_on_oom(self, step: Callable[[Any], Any], arg: Any) -> Any:
+        """Run an upload or a quantisation; after a CUDA out-of-memory error, once more with torch's cache
+        emptied (outside the handler, so the failed attempt's tensors are freed first)."""
+        try:
+            return step(arg)
+        except torch.OutOfMemoryError:
+            if self.device.type != "cuda":
+                raise
+        torch.cuda.empty_cache()
+        self.oom_retries += 1
+        log.warning("CUDA out of memory moving frames; retrying with the cache emptied")
+        return step(arg)
+
     # -- the stream --------------------------------------------------------------------------------
     def run(
         self, frames: Iterable[np.ndarray | torch.Tensor | YUVFrame], *, first_index: int = 0, start: int = 0
@@ -437,7 +451,7 @@ class StreamRestorer:
                         f"{self.frame_size[1]}x{self.frame_size[0]}"
                     )
                 with self._stage("upload"):
-                    slots[next_read] = _Slot(self._to_device(frame), {})
+                    slots[next_read] = _Slot(self._once_more_on_oom(self._to_device, frame), {})
                 next_read += 1
 
         centre = start
@@ -464,10 +478,10 @@ class StreamRestorer:
                 # nothing runs asynchronously: hand each frame on as soon as it is converted, so
                 # encoding starts while the rest of the batch is converted
                 for i in range(len(windows)):
-                    yield from self._finish(self._quantize(out[i:i + 1]))
+                    yield from self._finish(self._once_more_on_oom(self._quantize, out[i:i + 1]))
             else:
                 # queue this batch (and its copy to the host) before handing on the previous one
-                ready, pending = pending, self._quantize(out)
+                ready, pending = pending, self._once_more_on_oom(self._quantize, out)
                 if ready is not None:
                     yield from self._finish(ready)
             centre += len(windows)

@@ -253,7 +253,7 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
             "it is discarded (--overwrite)" if settings.overwrite else "--no-resume leaves it alone"))
     segments = None
     if resumable:
-        execution = _as_recorded(execution, settings, dst, notes)
+        execution = _as_recorded(execution, settings, dst)
         segments = _segments(info, settings, stages, execution.batch, frames, fields, seen.index)
         execution = _executor(settings, execution, segments, info, notes)
     source_frames = frames if not fields else _frame_count(info, seen.index, False)
@@ -371,7 +371,7 @@ def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, .
                      settings.channels_last, cache_features=cache), note
 
 
-def _as_recorded(execution: Execution, settings: RestoreSettings, dst: Path, notes: list[str]) -> Execution:
+def _as_recorded(execution: Execution, settings: RestoreSettings, dst: Path) -> Execution:
     """Continuing an unfinished run: the batch, threads and tiles its segments were made with, where the
     options leave them open (so ``--workers 2`` continues a one-process run, and every segment is alike)."""
     from edvr_cli.jobs.workfolder import recorded_run
@@ -391,9 +391,6 @@ def _as_recorded(execution: Execution, settings: RestoreSettings, dst: Path, not
     if settings.tile is None and isinstance(tiles, list) and len(tiles) == len(execution.tiles) \
             and tuple(tiles) != execution.tiles:
         changes["tiles"] = tuple(tiles)
-    if changes:
-        said = ", ".join(f"{k} {v}" for k, v in changes.items())
-        notes.append(f"continuing the unfinished run of '{dst.name}' as its segments were made ({said})")
     return dataclasses.replace(execution, **changes)
 
 
@@ -615,5 +612,8 @@ def _run_line(plan: RunPlan) -> str:
            "ray": f"on the Ray cluster '{ex.cluster}' ({ray_workers})"}[ex.executor]
     order = "independent" if seg.independent else "sequential"
     rounded = f" (whole batches of {seg.grid})" if seg.segment_frames != plan.settings.segment_frames else ""
-    return (f"run: resumable ({plan.why}), {count} of {seg.segment_frames} frames{rounded}, {order}, {how}, in "
-            f"'{work_dir(plan.dst).name}', joined at the end")
+    work = work_dir(plan.dst)
+    where = (f"continuing the unfinished run in '{work.name}' (batch {ex.batch}, tiles and threads as recorded)"
+             if work.is_dir() and not plan.settings.overwrite else f"in '{work.name}'")
+    return (f"run: resumable ({plan.why}), {count} of {seg.segment_frames} frames{rounded}, {order}, {how}, "
+            f"{where}, joined at the end")
