@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import sys
 import warnings
 from typing import Any
@@ -104,6 +105,11 @@ def entry() -> None:
             except (OSError, ValueError):
                 pass
         os._exit(code)
+    # the work is over and its result in place: a signal during the interpreter's shutdown has nothing
+    # left to clean up, and would only turn a finished run into a death by signal
+    for signum in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if signum is not None:
+            signal.signal(signum, signal.SIG_IGN)
     sys.exit(code)
 
 

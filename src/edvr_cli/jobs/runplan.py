@@ -238,11 +238,13 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     streams = seen.streams
     _stream_notes(kind, info, settings, streams, dst, notes)
 
-    execution, tile_note = _execution(settings, models, stages, info)
-    if tile_note:
-        notes.append(tile_note)
     resumable, why = decide_resume(settings, kind, info, frames, work_dir(dst) if kind is not OutputKind.STDOUT
                                 else None)
+    parallel = resumable and _independent(info, fields, seen.index) and (
+        (settings.workers or 1) > 1 or bool(settings.cluster))
+    execution, tile_note = _execution(settings, models, stages, info, parallel)
+    if tile_note:
+        notes.append(tile_note)
     asked = [o for o, on in (("--cluster", settings.cluster), ("--workers", (settings.workers or 1) > 1),
                              ("--resume", settings.resume)) if on]
     if asked and not resumable and kind.value == "stdout" or info.is_pipe and asked:
@@ -342,16 +344,18 @@ def _unloaded_ref(spec: str, padding: str | None, settings: RestoreSettings, sta
     return ModelRef.of(descriptor)
 
 
-def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, ...],
-               info: Any) -> tuple[Execution, str]:
+def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, ...], info: Any,
+               parallel: bool) -> tuple[Execution, str]:
     """Device, precision, threads, batch and tiles, resolved once (one thread policy, one batch rule).
-    Without the models (a dry run before a download) tiles stay as given: the run decides them."""
+    Without the models (a dry run before a download) tiles stay as given: the run decides them. The
+    cores and GPUs are shared among workers only when the run is ``parallel`` (cut into independent
+    segments for several workers)."""
     from edvr_cli.engine.device import auto_batch, default_precision, resolve_device, worker_threads
     from edvr_cli.jobs.limits import effective_tile
 
     device = models.device if models is not None else resolve_device(settings.device)
     precision = models.precision if models is not None else settings.precision or default_precision(device)
-    workers = _workers_here(settings)
+    workers = _workers_here(settings) if parallel else 1
     threads = None
     if device.type == "cpu":
         threads = worker_threads(workers, settings.threads) if workers else settings.threads
@@ -363,7 +367,8 @@ def _execution(settings: RestoreSettings, models: Any, stages: tuple[ModelRef, .
     tiles: tuple[int | None, ...] = (tile,) * len(stages)
     cache = True
     if models is not None:
-        tiles, batch, cache = _tiles(models, device, precision, tile, batch, settings, info, _sharing(settings))
+        tiles, batch, cache = _tiles(models, device, precision, tile, batch, settings, info,
+                                      _sharing(settings) if parallel else 1)
     if not cache:
         note = (note + "; " if note else "") + ("the feature cache does not fit the device: features are "
                                                 "recomputed for every window (slower)")
@@ -467,12 +472,18 @@ def _frame_count(info: Any, index: Any, fields: bool) -> int | None:
     return None if count is None else count * (2 if fields else 1)
 
 
+def _independent(info: Any, fields: bool, index: Any) -> bool:
+    """Whether segments can be made apart: seekable times and no span or field rate (which the segment
+    readers cannot reproduce)."""
+    return info.span is None and not fields and index is not None and index.seekable and bool(index.frames)
+
+
 def _segments(info: Any, settings: RestoreSettings, stages: tuple[ModelRef, ...], batch: int,
               frames: int | None, fields: bool, index: Any) -> SegmentPlan:
     """The segments: independent ones from the frame index when the input can be cut, else sequential."""
     n = segment_frames_on_grid(settings.segment_frames, batch)  # the run line says when it was rounded
     aheads = tuple(s.ahead for s in stages)
-    if info.span is None and not fields and index is not None and index.seekable and index.frames:
+    if _independent(info, fields, index):
         return SegmentPlan(n, tuple(plan_segments(index.frames, n)), True, aheads, batch, index)
     specs = tuple(plan_segments(frames, n)) if frames else ()
     return SegmentPlan(n, specs, False, aheads, batch)
