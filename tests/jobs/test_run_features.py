@@ -85,7 +85,8 @@ def test_scale_option_and_resampled_model_output_agree(tmp_path):
 
 
 @pytest.mark.parametrize("args", [["--scale", "5"], ["--scale", "nan"], ["--scale", "0"], ["--size", "0x10"],
-                                  ["--size", "33x-1", "--pix-fmt", "yuv420p"]])
+                                  ["--size", "33x-1", "--pix-fmt", "yuv420p"], ["--scale", "0.0001"],
+                                  ["--size", "2x2"], ["--size", "8x-1"]])
 def test_bad_size_or_scale_is_one_line(tmp_path, capfd, args):
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=2)
     rc = main(["upscale", str(src), str(tmp_path / "o.mp4"), *args, *FAST])

@@ -176,3 +176,28 @@ def test_a_bundled_model_needs_no_download(tmp_path, monkeypatch):
     with pytest.raises(EDVRError, match="cannot be removed"):
         remove_model("edvr-tiny", registry=reg)
     assert cache.list_models() == []
+
+
+def test_an_imported_model_without_its_record_is_refused(tmp_path, capfd):
+    """Deleting the sidecar (the recorded SHA-256) must not turn the check off: a changed file would then
+    load silently. Without its record the cached file is refused in one line."""
+    from edvr_cli.cli import main
+    from edvr_cli.errors import CachedModelChangedError
+    from edvr_cli.zoo import cache, resolve_model
+
+    result = import_model(GOLDEN / "basicsr_sr_tsa.pth", name="mine")
+    path = result.cached.path
+    cache.sidecar_file("mine").unlink()
+    with path.open("r+b") as f:  # and the weights are changed behind edvr's back
+        f.seek(path.stat().st_size - 16)
+        f.write(b"\x00" * 16)
+    with pytest.raises(CachedModelChangedError, match="cannot be checked"):
+        resolve_model("mine")
+    src = tmp_path / "in.mp4"
+    from clips import make_clip
+
+    make_clip(src, width=32, height=24, frames=2)
+    rc = main(["upscale", str(src), str(tmp_path / "o.mp4"), "--model", "mine", "-q"])
+    err = [line for line in capfd.readouterr().err.splitlines() if line]
+    assert rc != 0 and len(err) == 1 and "cannot be checked" in err[0]
+    assert not (tmp_path / "o.mp4").exists()

@@ -66,7 +66,7 @@ def plan_output_size(width: int, height: int, model_scale: int, *, size: tuple[i
         if not 0 < scale <= limit:
             raise ValueError(f"--scale {scale:g} is outside (0, {limit}] for a x{model_scale} model")
         s = Fraction(scale).limit_denominator(1000)
-        return _align(width * s, align), _align(height * s, align)
+        return _at_least(_align(width * s, align), _align(height * s, align), f"--scale {scale:g}")
     if size is None:
         return width * model_scale, height * model_scale
     w, h = size
@@ -76,6 +76,17 @@ def plan_output_size(width: int, height: int, model_scale: int, *, size: tuple[i
         h = _align(Fraction(w * height, width), align)
     if w % align or h % align:
         raise ValueError(f"--size {w}x{h} must be a multiple of {align} on each side for this pixel format")
+    return _at_least(w, h, f"--size {w}x{h}")
+
+
+#: The smallest output side --size and --scale may ask for (smaller frames are no restoration anyone uses).
+MIN_OUTPUT_SIDE = 16
+
+
+def _at_least(w: int, h: int, asked: str) -> tuple[int, int]:
+    """The one rule for how small an asked output may be, for --size and --scale alike."""
+    if min(w, h) < MIN_OUTPUT_SIDE:
+        raise ValueError(f"{asked} makes {w}x{h} frames; the output needs at least {MIN_OUTPUT_SIDE} pixels a side")
     return w, h
 
 

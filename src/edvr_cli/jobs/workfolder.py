@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from edvr_cli.errors import OutputBusyError, OutputError, ResumeError
+from edvr_cli.guard import jsontext
 from edvr_cli.guard.output import NAME_MAX, remove_path
 
 #: Inputs with more frames than this (or an unknown count) are made resumable unless told otherwise.
@@ -91,7 +92,7 @@ def check_work_folder(path: Path) -> None:
 def _is_manifest(file: Path) -> bool:
     """Whether ``file`` is a manifest edvr wrote (its format tag), not just a file of that name."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8"))
+        data = jsontext.loads(file.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
     return isinstance(data, dict) and data.get("format") == FORMAT
@@ -259,7 +260,7 @@ class WorkFolder:
         if not file.exists():
             return None  # nothing was recorded: nothing to keep
         try:
-            data = json.loads(file.read_text(encoding="utf-8"))
+            data = jsontext.loads(file.read_text(encoding="utf-8"))
             if not isinstance(data, dict) or data.get("format") != FORMAT or data.get("version") != VERSION:
                 raise ValueError("not a manifest of this version")
             for s in data.get("segments", []):
@@ -379,7 +380,7 @@ def remove_if_placed(output: str | os.PathLike) -> bool:
     folder = work_dir(output)
     try:
         check_work_folder(folder)
-        data = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+        data = jsontext.loads((folder / MANIFEST).read_text(encoding="utf-8"))
         placed = data.get("assembly")
         st = os.stat(output)
     except (OSError, ValueError, AttributeError, OutputError):
@@ -428,7 +429,7 @@ def _remove_unlocked(folder: Path, output: str | os.PathLike) -> None:
 def recorded_run(output: str | os.PathLike) -> dict[str, Any] | None:
     """The run record of the unfinished run of ``output`` (what its segments were made with), or None."""
     try:
-        data = json.loads((work_dir(output) / MANIFEST).read_text(encoding="utf-8"))
+        data = jsontext.loads((work_dir(output) / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError, RecursionError):
         return None
     run = data.get("run") if isinstance(data, dict) and data.get("format") == FORMAT else None
@@ -438,7 +439,7 @@ def recorded_run(output: str | os.PathLike) -> dict[str, Any] | None:
 def peek(output: str | os.PathLike) -> tuple[int, int] | None:
     """(finished segments, frames in them) of the work folder of ``output``; None when there is none."""
     try:
-        data = json.loads((work_dir(output) / MANIFEST).read_text(encoding="utf-8"))
+        data = jsontext.loads((work_dir(output) / MANIFEST).read_text(encoding="utf-8"))
         segments = data.get("segments", [])
         return len(segments), sum(int(s["frames"]) for s in segments)
     except (OSError, ValueError, KeyError, TypeError, AttributeError):

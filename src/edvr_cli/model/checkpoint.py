@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 
 from edvr_cli.errors import EDVRCheckpointError
+from edvr_cli.guard import jsontext
 from edvr_cli.guard.output import guarded_output
 from edvr_cli.model.arch import EDVR, EDVRConfig
 from edvr_cli.model.keymap import detect_naming, from_canonical_keys, to_canonical_keys
@@ -136,7 +137,7 @@ def saved_center_frame_idx(metadata: Mapping[str, str], label: str = "checkpoint
     if not text:
         return None
     try:
-        return EDVRConfig.from_dict(json.loads(text)).center_frame_idx
+        return EDVRConfig.from_dict(jsontext.loads(text)).center_frame_idx
     except (ValueError, TypeError) as exc:
         raise EDVRCheckpointError(f"{label}: unreadable {CONFIG_KEY} metadata ({exc})") from None
 

@@ -21,7 +21,6 @@ is not an EDVR checkpoint, and it is refused before a byte of it is inflated or 
 from __future__ import annotations
 
 import io
-import json
 import math
 import os
 import pickle
@@ -38,6 +37,7 @@ from typing import Any
 import torch
 
 from edvr_cli.errors import EDVRCheckpointError
+from edvr_cli.guard import jsontext
 from edvr_cli.guard.signals import raise_if_interrupted
 
 StateDict = dict[str, torch.Tensor]
@@ -132,6 +132,26 @@ class _SafetensorsHeader:
     metadata: dict[str, str]
 
 
+#: More dimensions than any tensor of a network has (EDVR's have at most 4).
+MAX_TENSOR_DIMS = 16
+
+
+def _element_count(shape: Any, limit: int) -> int:
+    """Elements of a declared shape, in one pass that stops past ``limit`` (``math.prod`` of millions of
+    dimensions multiplies ever larger integers: quadratic). Raises ValueError for a shape that is no shape."""
+    if not isinstance(shape, list) or len(shape) > MAX_TENSOR_DIMS:
+        raise ValueError("not a shape")
+    dims = [d for d in shape if isinstance(d, int) and not isinstance(d, bool) and d >= 0]
+    if len(dims) != len(shape):
+        raise ValueError("not a shape")
+    count = 1
+    for d in dims:
+        count *= d
+        if count > limit:
+            return limit + 1
+    return 0 if 0 in dims else count
+
+
 def _safetensors_header(path: Path, size: int) -> _SafetensorsHeader:
     """The checked JSON header of a safetensors file (declared sizes within the file and the bound)."""
 
@@ -152,7 +172,7 @@ def _safetensors_header(path: Path, size: int) -> _SafetensorsHeader:
             raise bad("truncated header")
         raw = f.read(length)
     try:
-        header = json.loads(raw)
+        header = jsontext.loads(raw)
     except (UnicodeDecodeError, ValueError) as exc:
         raise bad(f"header is not JSON: {_short(exc)}") from None
     if not isinstance(header, dict):
@@ -165,7 +185,7 @@ def _safetensors_header(path: Path, size: int) -> _SafetensorsHeader:
         try:
             dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
             width = _SAFETENSORS_WIDTH.get(str(dtype), 1)
-            count = math.prod(int(d) for d in shape)
+            count = _element_count(shape, MAX_DECLARED_BYTES)
             if not (isinstance(start, int) and isinstance(end, int)) or min(count, start, end) < 0:
                 raise ValueError
         except (KeyError, TypeError, ValueError):
@@ -482,7 +502,7 @@ def _json_field(obj: Mapping[str, Any], key: str, kind: type, source: str) -> An
     value = obj.get(key)
     if isinstance(value, str):  # current format: JSON text
         try:
-            value = json.loads(value)
+            value = jsontext.loads(value)
         except ValueError:
             raise EDVRCheckpointError(f"{source}: its {key} are not valid JSON; not an edvr training state") from None
     if not isinstance(value, kind):

@@ -38,8 +38,9 @@ from pathlib import Path
 from typing import Any
 
 from edvr_cli import __version__, env
-from edvr_cli.digest import sha256_file
+from edvr_cli.digest import hash_matches, sha256_file
 from edvr_cli.errors import CachedModelChangedError, ModelCacheError
+from edvr_cli.guard import jsontext
 from edvr_cli.zoo.names import check_model_name
 
 SUFFIX = ".safetensors"
@@ -192,7 +193,7 @@ class CachedModel:
 def _read_sidecar(path: Path) -> dict[str, Any]:
     try:
         with open(path, encoding="utf-8") as f:
-            data = json.load(f)
+            data = jsontext.loads(f.read())
         return data if isinstance(data, dict) else {}
     except (OSError, ValueError):
         return {}
@@ -300,18 +301,24 @@ def install(
 
 
 def changed_error(cached: CachedModel, how: str) -> CachedModelChangedError:
+    if not cached.sha256:
+        return CachedModelChangedError(
+            f"the cached model {cached.name} cannot be checked: the record of its SHA-256 "
+            f"({sidecar_file(cached.name).name}) is missing or unreadable; {how}")
     return CachedModelChangedError(
         f"the cached model {cached.name} is damaged: {cached.path} no longer has the SHA-256 recorded when it"
-        f" was cached ({(cached.sha256 or '')[:16]}...); {how}"
+        f" was cached ({cached.sha256[:16]}...); {how}"
     )
 
 
-def is_intact(cached: CachedModel) -> bool:
-    """Whether a cached file still has the SHA-256 recorded when it was written (True when none was)."""
-    if not cached.sha256:
-        return True
+def is_intact(cached: CachedModel, published: str | None = None) -> bool:
+    """Whether a cached file still has the SHA-256 recorded when it was written. Without that record (its
+    sidecar deleted or unreadable) only a published hash (``published``, possibly a prefix) can vouch for
+    it; with neither it counts as changed: nothing says it is what was cached."""
     try:
-        return sha256_file(cached.path) == cached.sha256
+        if cached.sha256:
+            return sha256_file(cached.path) == cached.sha256
+        return published is not None and hash_matches(sha256_file(cached.path), published)
     except OSError:
         return False
 

@@ -119,7 +119,7 @@ def check_intact(cached: cache.CachedModel, entry: ModelEntry | None = None) -> 
     A changed file is refused (never loaded, never silently replaced) with ``CachedModelChangedError``
     (a ``ChecksumError``), one line saying how to fix it.
     """
-    if cache.is_intact(cached):
+    if cache.is_intact(cached, entry.sha256 if entry is not None else None):
         return cached
     remove = f"edvr weights remove {cached.name}"
     if entry is not None and entry.sources:
@@ -135,13 +135,13 @@ def check_intact(cached: cache.CachedModel, entry: ModelEntry | None = None) -> 
 def _usable_or_removed(cached: cache.CachedModel, entry: ModelEntry, hf_repo: str | None) -> bool:
     """True for an intact cached file. A published model whose bytes changed is removed (under its lock)
     so that a verified download replaces it; one that cannot be downloaded is refused (see :func:`check_intact`)."""
-    if cache.is_intact(cached):
+    if cache.is_intact(cached, entry.sha256):
         return True
     if not sources_for(entry, hf_repo):
         check_intact(cached, entry)
     with cache.locked(cached.name):
         current = cache.get(cached.name)
-        if current is not None and cache.is_intact(current):
+        if current is not None and cache.is_intact(current, entry.sha256):
             return True  # another process replaced it meanwhile
         cache.remove(cached.name)
     return False
