@@ -19,6 +19,31 @@ def first_line(exc: BaseException, limit: int = 200) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
+def is_disk_full(exc: BaseException) -> bool:
+    """The one rule for "the disk cannot take more": no space, a quota, or the size a file may have
+    (``ulimit -f``) reached."""
+    import errno
+
+    full = {errno.ENOSPC, errno.EFBIG, getattr(errno, "EDQUOT", errno.ENOSPC)}
+    return isinstance(exc, OSError) and exc.errno in full
+
+
+def os_error_of(exc: BaseException) -> OSError | None:
+    """The operating system's error inside a library's own exception ("... (os error 28)" from Rust
+    libraries such as safetensors), or ``exc`` itself when it is one; None otherwise."""
+    import re
+
+    if isinstance(exc, OSError):
+        return exc
+    found = re.search(r"\(os error (\d+)\)", str(exc))
+    if found is None:
+        return None
+    import os
+
+    code = int(found.group(1))
+    return OSError(code, os.strerror(code))
+
+
 class EDVRError(Exception):
     """Base class of every error this package raises on purpose; the CLI prints its message as one line."""
 

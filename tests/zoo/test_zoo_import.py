@@ -201,3 +201,24 @@ def test_an_imported_model_without_its_record_is_refused(tmp_path, capfd):
     err = [line for line in capfd.readouterr().err.splitlines() if line]
     assert rc != 0 and len(err) == 1 and "cannot be checked" in err[0]
     assert not (tmp_path / "o.mp4").exists()
+
+
+def test_a_file_size_limit_during_import_is_one_line(tmp_path, monkeypatch):
+    """``ulimit -f`` (EFBIG, reported by safetensors as its own error) and a full disk read the same."""
+    import os
+    import resource
+    import subprocess
+    import sys
+
+    monkeypatch.setenv("EDVR_HOME", str(tmp_path / "home"))
+
+    def small_files() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (100 * 1024, 100 * 1024))
+
+    done = subprocess.run([sys.executable, "-m", "edvr_cli", "weights", "import", str(GOLDEN / "basicsr_sr_tsa.pth"),
+                           "--name", "big"], capture_output=True, text=True, timeout=120, preexec_fn=small_files,
+                          env=os.environ.copy())
+    lines = [line for line in done.stderr.splitlines() if line]
+    assert done.returncode == 1 and len(lines) == 1, done.stderr
+    assert lines[0].startswith("edvr: error:") and "no space left" in lines[0] and "File too large" in lines[0]
+    assert not list((tmp_path / "home" / "models").glob("*.safetensors"))

@@ -25,7 +25,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from edvr_cli.errors import OutputError, OutputExistsError
+from edvr_cli.errors import OutputError, OutputExistsError, is_disk_full
 from edvr_cli.guard.signals import signals_deferred
 
 TEMP_MARKER = ".edvr-tmp-"
@@ -253,8 +253,8 @@ def describe_os_error(exc: OSError, target: Path, label: str | None = None) -> s
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return (f"cannot write '{name}' in '{target.parent}': permission denied (or a read-only file system); "
                 "choose an output folder you can write")
-    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        return f"no space left on device while writing '{name}' in '{target.parent}'"
+    if is_disk_full(exc):
+        return f"no space left on device while writing '{name}' in '{target.parent}' ({exc.strerror or exc})"
     if exc.errno == errno.ENAMETOOLONG:
         return f"the output name '{name}' is too long for the file system"
     if exc.errno in (errno.ENOENT, errno.ENOTDIR):

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-import errno
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from edvr_cli.errors import DeviceError, EDVRError, FrameSizeError, OutOfSpaceError, UsageError, first_line
+from edvr_cli.errors import (
+    DeviceError,
+    EDVRError,
+    FrameSizeError,
+    OutOfSpaceError,
+    UsageError,
+    first_line,
+    is_disk_full,
+)
 
 QUEUE_DEPTH = 8
 #: Memory one frame queue may hold; queues of very large frames get fewer slots.
@@ -105,7 +112,7 @@ def explain_failure(exc: BaseException, src: Path, dst: Path, frame: int, kept: 
     """
     if isinstance(exc, EDVRError):
         return None
-    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+    if is_disk_full(exc):
         return OutOfSpaceError(f"no space left on device while writing '{dst}'{kept}")
     if isinstance(exc, torch.OutOfMemoryError):
         return DeviceError(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import torch
 
-from edvr_cli.errors import EDVRCheckpointError
+from edvr_cli.errors import EDVRCheckpointError, os_error_of
 from edvr_cli.guard import jsontext
 from edvr_cli.guard.output import guarded_output
 from edvr_cli.model.arch import EDVR, EDVRConfig
@@ -227,7 +227,13 @@ def save_model(
     meta = {"format": FORMAT_TAG, CONFIG_KEY: json.dumps(model.config.to_dict(), sort_keys=True)}
     meta.update({str(k): str(v) for k, v in (metadata or {}).items()})
     with guarded_output(path, overwrite=overwrite, inputs=inputs) as temp:
-        save_file(tensors, str(temp), metadata=meta)
+        try:
+            save_file(tensors, str(temp), metadata=meta)
+        except Exception as exc:  # noqa: BLE001 - safetensors reports the OS's errors as its own
+            found = os_error_of(exc)
+            if found is None or found is exc:
+                raise
+            raise found from None  # the guard names the file and the reason in one line
     return Path(path)
 
 

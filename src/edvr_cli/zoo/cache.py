@@ -39,7 +39,7 @@ from typing import Any
 
 from edvr_cli import __version__, env
 from edvr_cli.digest import hash_matches, sha256_file
-from edvr_cli.errors import CachedModelChangedError, ModelCacheError
+from edvr_cli.errors import CachedModelChangedError, ModelCacheError, is_disk_full
 from edvr_cli.guard import jsontext
 from edvr_cli.zoo.names import check_model_name
 
@@ -104,8 +104,8 @@ def _cache_error(path: Path, exc: OSError | None = None) -> ModelCacheError:
         probe = probe.parent
     if probe.exists() and not probe.is_dir():
         why = f"'{probe}' is a file, not a folder"
-    elif exc is not None and exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
-        why = f"no space left on the device of '{probe}'"
+    elif exc is not None and is_disk_full(exc):
+        why = f"no space left on the device of '{probe}' ({exc.strerror or exc})"
     elif exc is None or exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         why = f"'{probe}' is not writable"
     else:
