@@ -242,3 +242,28 @@ def test_intra_and_lossless_sources_keep_their_family(tmp_path, codec, pix_fmt, 
 def test_encoder_description_for_the_common_case(tmp_path):
     src = make_clip(tmp_path / "in.mp4", frames=3)
     assert str(transcode(src, tmp_path / "out.mp4").settings) == "encoder: libx264 crf 17, yuv420p"
+
+
+@pytest.mark.skipif(not has_encoder("libsvtav1"), reason="needs an AV1 encoder")
+def test_av1_input_keeps_its_family_as_ffmpeg_names_it(tmp_path):
+    """The family is the codec's name (av1), not its decoder's (libdav1d): AV1 stays AV1, as
+    ``ffmpeg -i in.mkv out.mkv`` keeps a source's family where an encoder exists (before: H.264)."""
+    from edvr_cli.jobs.plan import dry_plan
+    from edvr_cli.jobs.settings import RestoreSettings
+
+    src = make_clip(tmp_path / "in.mkv", codec="libsvtav1", width=32, height=24, frames=3)
+    info = probe(src)
+    assert info.codec_name == "av1"
+    plan = dry_plan(src, tmp_path / "o.mkv", RestoreSettings(model="edvr-tiny"))
+    assert plan.encoder.codec == "libsvtav1"
+
+
+def test_image_folders_have_no_frame_times_to_round(tmp_path):
+    from edvr_cli.video.writer import output_notes
+
+    from clips import write_image_folder
+
+    folder = write_image_folder(tmp_path / "frames", ["1.png", "2.png", "3.png"])
+    info = probe(folder)
+    # before: "avi stores a constant frame rate; frame times are rounded to 1/25 s"
+    assert output_notes(info, "avi", "mpeg4", 128, 96) == []

@@ -41,7 +41,8 @@ class VideoInfo:
             estimated from duration x rate otherwise, ``None`` when unknown.
         fps: average frame rate (may hide variable timing; use the frames' pts), ``None`` if unknown.
         time_base: the video stream's time base; frames' pts are in these units.
-        codec_name: decoder name (``h264``, ``hevc``, ``png`` ...).
+        codec_name: the codec as FFmpeg names the format (``h264``, ``hevc``, ``av1``, ``png`` ...; not the
+            decoder's name, ``libdav1d``).
         pix_fmt: decoded pixel format (``yuv420p10le`` ...).
         bit_depth: bits per component of ``pix_fmt``.
         chroma: ``'420' | '422' | '444' | '440' | '411' | '410' | 'rgb' | 'gray'``.
@@ -214,6 +215,12 @@ def first_frame(
     raise InputError(f"'{path}' has no decodable video frame")
 
 
+def codec_family(ctx: Any) -> str:
+    """The stream's codec as FFmpeg names the format (``av1``), not the decoder that reads it (``libdav1d``)."""
+    codec = getattr(ctx, "codec", None)
+    return str(getattr(codec, "canonical_name", None) or ctx.name)
+
+
 def frame_color(frame: av.VideoFrame, ctx: Any) -> ColorInfo:
     """The colour rules applied to one decoded frame's tags (the stream's where the frame has none)."""
     fmt = describe_pix_fmt(frame.format.name)
@@ -251,7 +258,7 @@ def info_from_stream(
         num_frames=num_frames,
         fps=fps,
         time_base=time_base,
-        codec_name=ctx.name,
+        codec_name=codec_family(ctx),
         pix_fmt=pix_fmt,
         bit_depth=fmt.bit_depth,
         chroma=fmt.chroma,

@@ -499,10 +499,10 @@ def constant_rate(format_name: str) -> bool:
 
 def output_notes(info: VideoInfo, format_name: str, codec: str, width: int, height: int,
                  to_stdout: bool = False) -> list[str]:
-    """What a video output of this muxer and encoder loses of the source, one line each: exact frame times,
-    the pixel aspect ratio, the rotation."""
+    """What a video output of this muxer and encoder loses of the source, one line each: exact frame times
+    (image folders have none to lose), the pixel aspect ratio, the rotation."""
     notes = []
-    if info.fps is not None and not to_stdout and constant_rate(format_name):
+    if info.fps is not None and not to_stdout and not info.is_image_sequence and constant_rate(format_name):
         notes.append(f"{format_name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
     sar = scaled_sample_aspect_ratio(info, width, height)
     if sar is not None and format_name in ("matroska", "webm") and codec not in _SAR_IN_BITSTREAM:
