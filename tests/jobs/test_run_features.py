@@ -12,6 +12,7 @@ from edvr_cli.display import RateMeter
 from edvr_cli.engine.resize import parse_size, plan_output_size, resample, size_alignment
 from edvr_cli.jobs.run import restore_video
 from edvr_cli.jobs.settings import RestoreSettings
+from edvr_cli.video import probe
 
 from clips import make_clip
 from conftest import GOLDEN
@@ -155,3 +156,15 @@ def test_progress_reports_the_total_before_the_first_frame(tmp_path):
     restore_video(src, tmp_path / "o.mp4", RestoreSettings(model=SR, device="cpu", tile=0, quiet=True),
                   on_progress=lambda d, t: calls.append((d, t)))
     assert calls[0] == (0, 5) and calls[-1] == (5, 5)
+
+
+def test_size_names_the_displayed_size_of_a_rotated_clip(tmp_path):
+    """``--size 48x-1`` on a clip stored 32x24 and shown turned by 90 degrees (24x32 on screen) makes it
+    48x64 on screen, stored 64x48 with the rotation kept, as ffmpeg's rotate-then-scale does."""
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=2, rotation=90)
+    out = tmp_path / "o.mp4"
+    assert main(["upscale", str(src), str(out), "--size", "48x-1", *FAST]) == 0
+    with av.open(str(out)) as c:
+        v = c.streams.video[0]
+        assert (v.width, v.height) == (64, 48)
+    assert probe(out).rotation == 90

@@ -304,10 +304,16 @@ def _stream_notes(kind: OutputKind, info: Any, settings: RestoreSettings, stream
 
 
 def _output_size(info: Any, settings: RestoreSettings, scale: int) -> tuple[int, int]:
+    """The stored size of the written frames. ``--size`` names the displayed size, as ffmpeg's (which
+    rotates, then scales): on a clip shown turned by 90 or 270 degrees its sides are the stored ones
+    swapped (the rotation itself is carried as metadata)."""
     from edvr_cli.engine.resize import plan_output_size, size_alignment
 
+    size = settings.size
+    if size is not None and info.rotation % 180 == 90:
+        size = (size[1], size[0])
     try:
-        return plan_output_size(info.width, info.height, scale, size=settings.size, scale=settings.scale,
+        return plan_output_size(info.width, info.height, scale, size=size, scale=settings.scale,
                                 align=size_alignment(info.chroma, settings.pix_fmt))
     except ValueError as exc:
         raise UsageError(str(exc)) from None
