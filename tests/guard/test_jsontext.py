@@ -68,3 +68,13 @@ def test_a_deeply_nested_manifest_is_one_line(tmp_path, capfd):
     (work_dir(out) / MANIFEST).write_text('{"format": ' + "[" * 200_000 + "]" * 200_000 + "}")
     line = _one_error_line(capfd, ["upscale", str(src), str(out), "--model", "edvr-tiny", "--resume", "-q"])
     assert "RecursionError" not in line
+
+
+def test_a_short_tensor_section_says_how_short_in_bytes(tmp_path, capfd):
+    """Offsets a few bytes past the end: the message must not read "declares 2.8 MiB, the file holds 2.8 MiB"."""
+    n = 3 * (1 << 20)
+    header = json.dumps({"w": {"dtype": "U8", "shape": [n], "data_offsets": [0, n]}}).encode()
+    path = tmp_path / "short.safetensors"
+    _safetensors(path, header, b"\0" * (n - 16))
+    line = _one_error_line(capfd, ["weights", "info", str(path)])
+    assert f"declares {n:,} bytes" in line and f"holds {n - 16:,} bytes" in line

@@ -194,8 +194,11 @@ def _safetensors_header(path: Path, size: int) -> _SafetensorsHeader:
         if count * width > MAX_DECLARED_BYTES or end > MAX_DECLARED_BYTES:
             raise _too_big(path.name, max(count * width, end))
     if declared > size - 8 - length:
-        raise bad(f"truncated: its header declares {_size(declared)} of tensor data, the file holds "
-                  f"{_size(size - 8 - length)}")
+        held = size - 8 - length
+        said, has = _size(declared), _size(held)
+        if said == has:  # sizes that round alike: the bytes say how short it is
+            said, has = f"{declared:,} bytes", f"{held:,} bytes"
+        raise bad(f"truncated: its header declares {said} of tensor data, the file holds {has}")
     return _SafetensorsHeader(header, dict(meta))
 
 
