@@ -8,8 +8,8 @@ their recorded digests, and makes any number of pieces.
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,15 @@ class PieceMaker:
     def __init__(self, plan: RunPlan, models: Any = None, device: str | None = None) -> None:
         self.plan = plan
         self.models = models if models is not None else load_plan_models(plan, device or plan.execution.device)
+        self._times: dict[Fraction, list[int]] = {}
+
+    def _clip_times(self, time_base: Fraction) -> list[int]:
+        """Every frame's output time in ``time_base`` (computed once per worker, not per segment)."""
+        if time_base not in self._times:
+            index = self.plan.segments.index if self.plan.segments is not None else None
+            assert index is not None
+            self._times[time_base] = output_times(index.pts, index.time_base, time_base)
+        return self._times[time_base]
 
     def make(self, spec: SegmentSpec, part: str | os.PathLike, on_frame: Callable[[int], None] | None = None,
              warn: Callable[[str], None] | None = None, on_nonfinite: Callable[[int], None] | None = None) -> Segment:
@@ -72,7 +81,7 @@ class PieceMaker:
             video = hasattr(writer, "time_base")
             times: list[int] = []
             if video:  # the clip's times in the output time base, made increasing over the whole clip
-                times = output_times(index.pts, index.time_base, writer.time_base)[spec.first:spec.stop]
+                times = self._clip_times(writer.time_base)[spec.first:spec.stop]
 
             def write(out: Any, clip_index: int, timing: Any) -> None:
                 if video:
@@ -81,7 +90,7 @@ class PieceMaker:
                     writer.write(out)
 
             tick = (lambda: on_frame(1)) if on_frame is not None else None
-            written = run_pipeline(plan, self.models, reader, writer, write, stop=threading.Event(),
+            written = run_pipeline(plan, self.models, reader, writer, write,
                                    starts=seg.starts(spec.first), count=spec.count, offset=spec.first,
                                    on_output=tick, on_nonfinite=on_nonfinite)
             if written != spec.count:

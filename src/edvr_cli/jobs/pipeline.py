@@ -63,7 +63,7 @@ def make_restorers(plan: Any, models: Any, writer: Any) -> list[Any]:
     return out
 
 
-def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write, *, stop: threading.Event,
+def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write, *,
                  starts: StageStarts | None = None, count: int | None = None, skip_before: int = 0,
                  offset: int = 0, on_output: Callable[[], None] | None = None, drain: bool = False,
                  on_nonfinite: Callable[[int], None] | None = None) -> int:
@@ -75,8 +75,8 @@ def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write,
     ``drain``: after a failure the encoder still writes what was handed to it (a segmented run keeps
     the segments those outputs finish); ``on_nonfinite`` is told how many output values were not finite.
     """
-    stages = len([d for d in (models.stage1, models.stage2) if d is not None])
-    starts = starts or StageStarts(0, (0,) * stages)
+    starts = starts or StageStarts(0, (0,) * len(plan.stages))
+    stop = threading.Event()
     frame_bytes = max(plan.info.width * plan.info.height * 12, plan.width * plan.height * 6)
     depth = queue_depth(frame_bytes)
     decoded: queue.Queue = queue.Queue(depth)
@@ -114,7 +114,7 @@ def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write,
     n = 0
     try:
         restorers = make_restorers(plan, models, writer) if count != 0 else []
-        if count != 0:
+        if restorers:
             stream: Iterable = frames()
             first = starts.decode
             for restorer, out_start in zip(restorers, starts.outputs, strict=True):

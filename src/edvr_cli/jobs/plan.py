@@ -9,24 +9,16 @@ downloading it.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
-from edvr_cli.jobs.runplan import RunPlan, make_plan, plan_lines
-from edvr_cli.jobs.settings import DEFAULT_MODELS, RestoreSettings
+from edvr_cli.jobs.runplan import RunPlan, make_plan, model_specs, plan_lines, to_download
+from edvr_cli.jobs.settings import RestoreSettings
 
 
 def _local_models(settings: RestoreSettings) -> object:
     """A loader of the models when every one is on this machine; None when a real run would download one
     first (the plan then reads each model where it is and the registry's entry of the others)."""
-    from edvr_cli.zoo import cache
-    from edvr_cli.zoo.registry import default_registry
-
-    registry = default_registry()
-    for spec in [settings.model or DEFAULT_MODELS[settings.task], *([settings.stage2] if settings.stage2 else [])]:
-        entry = registry.get(spec)
-        if entry is not None and not Path(spec).expanduser().is_file() and not entry.bundled \
-                and not cache.get(entry.name):
-            return None
+    if any(to_download(spec) is not None for spec in model_specs(settings)):
+        return None
     from edvr_cli.jobs.models import load_models
 
     return lambda: load_models(settings)

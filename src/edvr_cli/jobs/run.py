@@ -39,14 +39,15 @@ def restore_video(
             a failing GPU (:class:`DeviceError`), a work folder made with other arguments (:class:`ResumeError`) ...
     """
     settings = settings or RestoreSettings()
-    loaded: list[Models] = []
 
     def load() -> Models:  # after the input and output checks: their errors come first
-        loaded.append(models or load_models(settings))
-        return loaded[0]
+        nonlocal models
+        models = models or load_models(settings)
+        return models
 
     plan = make_plan(input_path, output_path, settings, load)
-    return execute(plan, loaded[0], on_progress=on_progress, on_warning=on_warning)
+    assert models is not None  # the plan loaded them
+    return execute(plan, models, on_progress=on_progress, on_warning=on_warning)
 
 
 def execute(plan: RunPlan, models: Models, *, on_progress: Callable[[int, int | None], None] | None = None,

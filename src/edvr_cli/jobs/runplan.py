@@ -172,6 +172,11 @@ class RunPlan:
 
 # -- making the plan ---------------------------------------------------------------------------------
 
+def asks_parallel(settings: RestoreSettings) -> bool:
+    """Whether the options ask for segments made at once (``--workers N`` or ``--cluster``)."""
+    return (settings.workers or 1) > 1 or bool(settings.cluster)
+
+
 def field_rate(settings: RestoreSettings, info: Any) -> bool:
     """Whether each field becomes a frame (``--deinterlace field``; image sequences have no fields)."""
     return settings.deinterlace == "field" and not info.is_image_sequence
@@ -240,14 +245,13 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
 
     resumable, why = decide_resume(settings, kind, info, frames, work_dir(dst) if kind is not OutputKind.STDOUT
                                 else None)
-    parallel = resumable and _independent(info, fields, seen.index) and (
-        (settings.workers or 1) > 1 or bool(settings.cluster))
+    parallel = resumable and _independent(info, fields, seen.index) and asks_parallel(settings)
     execution, tile_note = _execution(settings, models, stages, info, parallel)
     if tile_note:
         notes.append(tile_note)
     asked = [o for o, on in (("--cluster", settings.cluster), ("--workers", (settings.workers or 1) > 1),
                              ("--resume", settings.resume)) if on]
-    if asked and not resumable and kind.value == "stdout" or info.is_pipe and asked:
+    if asked and (kind.value == "stdout" or info.is_pipe):  # a stream is never resumable
         notes.append(f"{' and '.join(asked)} {'is' if len(asked) == 1 else 'are'} not used: {why}")
     work = work_dir(dst) if kind.value != "stdout" else None
     if not resumable and work is not None and work.is_dir():
@@ -324,20 +328,35 @@ def _model_refs(settings: RestoreSettings, models: Any) -> tuple[ModelRef, ...]:
     of one a real run downloads first (a dry run downloads nothing)."""
     if models is not None:
         return tuple(ModelRef.of(d) for d in (models.stage1, models.stage2) if d is not None)
-    first = _unloaded_ref(settings.model or DEFAULT_MODELS[settings.task], settings.padding, settings)
-    if not settings.stage2:
+    specs = model_specs(settings)
+    first = _unloaded_ref(specs[0], settings.padding, settings)
+    if len(specs) == 1:
         return (first,)
-    return first, _unloaded_ref(settings.stage2, first.padding, settings, stage2=True)
+    return first, _unloaded_ref(specs[1], first.padding, settings, stage2=True)
 
 
-def _unloaded_ref(spec: str, padding: str | None, settings: RestoreSettings, stage2: bool = False) -> ModelRef:
-    from edvr_cli.model.arch import EDVRConfig
+def to_download(spec: str) -> Any:
+    """The registry entry of a published model a real run would download first; None for one that is here
+    (a file, a bundled or cached model) or that the registry does not know."""
     from edvr_cli.zoo import cache
     from edvr_cli.zoo.registry import default_registry
 
     entry = default_registry().get(spec)
-    here = Path(spec).expanduser().is_file() or entry is None or bool(entry.bundled) or cache.get(entry.name)
-    if not here and entry is not None:
+    if entry is None or entry.bundled or Path(spec).expanduser().is_file() or cache.get(entry.name):
+        return None
+    return entry
+
+
+def model_specs(settings: RestoreSettings) -> list[str]:
+    """The models a run names: stage 1 (the task's default unless given), and stage 2 when given."""
+    return [settings.model or DEFAULT_MODELS[settings.task], *([settings.stage2] if settings.stage2 else [])]
+
+
+def _unloaded_ref(spec: str, padding: str | None, settings: RestoreSettings, stage2: bool = False) -> ModelRef:
+    from edvr_cli.model.arch import EDVRConfig
+
+    entry = to_download(spec)
+    if entry is not None:
         hr_in = stage2 or entry.scale == 1  # published x1 models take full-resolution input
         multiple = EDVRConfig(num_frame=entry.frames, hr_in=hr_in).multiple_of
         return ModelRef(entry.name, None, entry.sha256 or None, padding or entry.padding, entry.scale,
@@ -455,7 +474,7 @@ def decide_resume(settings: RestoreSettings, kind: OutputKind, info: Any, frames
         return False, "standard output is written in one pass"
     if info.is_pipe:
         return False, "standard input can be read only once"
-    if settings.workers and settings.workers > 1 or settings.cluster:
+    if asks_parallel(settings):
         return True, "segments are how parallel work is joined"
     if settings.resume is not None:
         return settings.resume, "--resume" if settings.resume else "--no-resume"
@@ -498,8 +517,7 @@ def _segments(info: Any, settings: RestoreSettings, stages: tuple[ModelRef, ...]
 def _executor(settings: RestoreSettings, execution: Execution, segments: SegmentPlan, info: Any,
               notes: list[str]) -> Execution:
     """Where the segments run: this process, local worker processes, or Ray (one rule for the devices)."""
-    parallel = (settings.workers or 1) > 1 or bool(settings.cluster)
-    if not parallel:
+    if not asks_parallel(settings):
         return execution
     if not segments.independent:
         reason = ("--start/--end" if info.span is not None else "--deinterlace field" if field_rate(settings, info)

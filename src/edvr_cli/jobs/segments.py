@@ -8,7 +8,6 @@ continues.
 
 from __future__ import annotations
 
-import threading
 from collections import deque
 from fractions import Fraction
 from typing import Any
@@ -127,7 +126,7 @@ def _sequential_segments(plan: RunPlan, models: Any, ctx: RunContext, work: Work
     with ctx.reader() as reader:
         sink = SegmentSink(work, ctx, begin, n)
         try:
-            run_pipeline(plan, models, reader, sink, sink.write, stop=threading.Event(), starts=starts,
+            run_pipeline(plan, models, reader, sink, sink.write, starts=starts,
                          skip_before=starts.decode, on_output=ctx.progress, drain=True,
                          on_nonfinite=ctx.count_nonfinite)
             sink.close()
@@ -153,10 +152,9 @@ class SegmentSink:
         self.first = begin
         self.count = 0
         self.held: deque[tuple[Any, int, tuple[int, Fraction]]] = deque()
-        self.writer: Any = None
         self.times = Increasing(work.prefix[-1].last_pts if work.prefix else None)
         self.video = bool(work.suffix)
-        self.writer = ctx.open_writer(work.part_path(self.index), copy_streams=False)
+        self.writer: Any = ctx.open_writer(work.part_path(self.index), copy_streams=False)
         self.plane_layout = getattr(self.writer, "plane_layout", None)
 
     def write(self, out: Any, index: int, timing: tuple[int, Fraction]) -> None:
