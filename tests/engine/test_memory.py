@@ -51,12 +51,14 @@ def test_a_cache_that_does_not_fit_is_not_kept(edvr_l, gpu_with):
 
 
 def test_the_cache_comes_out_of_the_tile_budget(edvr_l, gpu_with):
+    """With the cache kept, tiles are planned in what it leaves: smaller than in the whole budget."""
+    from edvr_cli.engine.memory import auto_tile
+
     gpu_with(16)
-    cached = resolve_tile_and_batch(540, 960, edvr_l, torch.device("cuda"), "fp16", None, 1, True)
-    assert cached.cache_features
-    whole = 16 * GB * 0.6
-    left = whole - feature_cache_bytes(540, 960, edvr_l, 2, 1)
-    assert left < whole and cached.tile >= 0
+    plan = resolve_tile_and_batch(1080, 1920, edvr_l, torch.device("cuda"), "fp16", None, 1, True)
+    hp, wp = edvr_l.padded_size(1080, 1920)
+    whole = auto_tile(hp, wp, edvr_l, torch.device("cuda"), 2, budget=16 * GB * 0.6)
+    assert plan.cache_features and 0 < plan.tile < whole
 
 
 def test_workers_sharing_a_gpu_plan_for_their_part(edvr_l, gpu_with):
