@@ -23,6 +23,7 @@ import bench_dcn  # noqa: E402
 import bench_host  # noqa: E402
 import bench_pipeline  # noqa: E402
 import bench_scaling  # noqa: E402
+import bench_shots  # noqa: E402
 import bench_startup  # noqa: E402
 import gpu_check  # noqa: E402
 from common import machine_line  # noqa: E402
@@ -58,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
         bench_host.main([*quick, "--device", "cuda"])
     print("\n## scaling over workers")
     bench_scaling.main(quick)
+    print("\n## shot-aware windows: cut frames and the detector's cost")
+    bench_shots.main(quick)
 
     bench_cuda.main(["--frames", "24", "--no-compile"] if args.quick else [])
     if cuda:

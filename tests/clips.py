@@ -331,3 +331,17 @@ def y4m_bytes(
             rows = np.frombuffer(plane, np.uint8).reshape(h, plane.line_size)[:, :w]
             out.append(rows.tobytes())
     return b"".join(out)
+
+
+def scene_rgb(kind: int, k: int, width: int = 64, height: int = 48) -> np.ndarray:
+    """Frame ``k`` of one of three different moving scenes (uint8 RGB)."""
+    y, x = np.mgrid[0:height, 0:width].astype(np.float32)
+    if kind == 0:  # a bright gradient panning right
+        img = np.stack([(x + 2 * k) / width, y / height, 0.5 + 0 * x], -1)
+    elif kind == 1:  # a dark ripple drifting down
+        v = 0.25 + 0.15 * np.sin((y - k) / 3.0) * np.cos(x / 5.0)
+        img = np.stack([v, v * 0.8, v * 1.2], -1)
+    else:  # a mid-grey checker moving diagonally
+        v = 0.45 + 0.3 * (((x + k) // 6 + (y + k) // 6) % 2)
+        img = np.stack([v * 0.9, v, v * 0.7], -1)
+    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)

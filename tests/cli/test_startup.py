@@ -8,7 +8,8 @@ import sys
 import pytest
 
 QUICK = [["--help"], ["--version"], ["weights", "list"], ["upscale", "--help"], ["deblur", "--help"],
-         ["weights", "--help"], ["eval", "--help"], ["compare", "--help"], ["train", "--help"]]
+         ["weights", "--help"], ["eval", "--help"], ["compare", "--help"], ["train", "--help"],
+         ["report", "--help"]]
 
 
 @pytest.mark.parametrize("args", QUICK, ids=lambda a: " ".join(a))

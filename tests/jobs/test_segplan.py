@@ -61,3 +61,17 @@ def test_plan_segments_reads_the_shortest_tail_when_called(monkeypatch):
     assert plan_segments(9, 4) == [SegmentSpec(0, 0, 4), SegmentSpec(1, 4, 4), SegmentSpec(2, 8, 1)]
     monkeypatch.setattr(segplan, "SHORTEST_TAIL", 3)
     assert plan_segments(9, 4) == [SegmentSpec(0, 0, 4), SegmentSpec(1, 4, 5)]
+
+
+def test_segment_boundaries_move_to_nearby_cuts_on_the_grid():
+    from edvr_cli.jobs.segplan import plan_segments
+
+    def firsts(**kw):
+        return [s.first for s in plan_segments(100, 20, **kw)]
+
+    assert firsts() == [0, 20, 40, 60, 80]
+    assert firsts(cuts=[23, 58], grid=1) == [0, 23, 43, 58, 78]  # within a quarter segment: moved
+    assert firsts(cuts=[23, 57], grid=4) == [0, 20, 40, 60, 80]  # cuts off the batch grid: kept
+    assert firsts(cuts=[24], grid=4) == [0, 24, 44, 64, 84]
+    assert firsts(cuts=[9, 33], grid=1) == [0, 20, 40, 60, 80]  # too far from any boundary
+    assert sum(s.count for s in plan_segments(100, 20, cuts=[23, 58, 97], grid=1)) == 100

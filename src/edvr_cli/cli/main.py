@@ -16,7 +16,7 @@ from edvr_cli.guard import signals
 
 #: Commands that load torch: it is imported first, with signals held back (an import cut short by a
 #: signal can leave a half-initialised module behind, or swallow the signal).
-_HEAVY_COMMANDS = frozenset({"upscale", "deblur", "train", "eval", "compare"})
+_HEAVY_COMMANDS = frozenset({"upscale", "deblur", "train", "eval", "compare", "report"})
 
 
 class _Group(click.Group):
@@ -125,11 +125,13 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 
 def _register() -> None:
+    from edvr_cli.cli.info import info
     from edvr_cli.cli.lab import compare, eval_command, train
+    from edvr_cli.cli.report import report
     from edvr_cli.cli.restore import deblur, upscale
     from edvr_cli.cli.weights import weights
 
-    for command in (upscale, deblur, weights, train, compare):
+    for command in (upscale, deblur, info, weights, train, compare, report):
         cli.add_command(command)
     cli.add_command(eval_command, name="eval")
 

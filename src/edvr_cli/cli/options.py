@@ -107,3 +107,12 @@ def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> 
     if value is not None and not value.strip():
         raise click.BadParameter("is empty")
     return value
+
+
+def shots_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    """``auto``, ``off``, or a file of cut times (read when the run is planned)."""
+    if value in ("auto", "off"):
+        return value
+    if not value.strip() or "\x00" in value:
+        raise click.BadParameter("must be auto, off or the path of a file of cut times")
+    return value

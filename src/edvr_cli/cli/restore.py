@@ -17,10 +17,12 @@ from edvr_cli.cli.options import (
     finite_float,
     not_empty,
     path_argument,
+    shots_option,
     size_option,
     tile_option,
     time_option,
 )
+from edvr_cli.cli.report import report_option
 from edvr_cli.display import FramesBar, echo_err, frame_progress, stderr_console
 from edvr_cli.engine.names import PRECISION_NAMES
 from edvr_cli.errors import EDVRError, Interrupted
@@ -77,6 +79,17 @@ def restore_options(task: str):
                          show_default=True,
                          help="bwdif before restoring: auto = when the input is flagged interlaced; "
                               "field = one frame per field (the rate doubled)."),
+            click.option("--shots", default="auto", show_default=True, metavar="auto|off|FILE",
+                         callback=shots_option,
+                         help="Pad each window at scene cuts as if its shot were the whole video: auto = cuts "
+                              "found as the frames are read; FILE = cut times, one a line (seconds or "
+                              "HH:MM:SS.mmm); off = windows cross cuts."),
+            click.option("--shots-only", is_flag=True,
+                         help="Print the cuts the run would use (one a line, as --shots FILE reads them) "
+                              "and write nothing."),
+            click.option("--strength", default=1.0, show_default=True, type=click.FloatRange(0.0, 1.0),
+                         help="Blend the restored frames with the bicubic upscale (the input for x1 models) in "
+                              "linear light: 0 = bicubic, 1 = the model's output."),
             click.option("--strict-streams", is_flag=True,
                          help="Refuse (before any work) to convert or drop any audio or subtitle stream."),
             click.option("--workers", default=None, type=click.IntRange(1, 256),
@@ -99,6 +112,10 @@ def restore_options(task: str):
             click.option("--resume/--no-resume", default=None,
                          help="Write the output in segments beside it, so an interrupted run continues where it "
                               f"stopped [default: on for more than {RESUME_MIN_FRAMES} frames and for batches]."),
+            click.option("--provenance/--no-provenance", default=True, show_default=True,
+                         help="Record the edvr version, the models and the settings that change pixels in the "
+                              "output (container tags, PNG text; `edvr info` shows them)."),
+            report_option(),
             click.option("--overwrite", "-y", is_flag=True,
                          help="Replace existing outputs (and discard an unfinished resumable run)."),
             click.option("--quiet", "-q", is_flag=True, help="No progress bar or summary."),
@@ -134,9 +151,13 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
     from edvr_cli.jobs.run import restore_video
     from edvr_cli.video.paths import is_stdout
 
+    shots_only = opts.pop("shots_only", False)
     settings = RestoreSettings(task=task, **opts)
     kind = input_kind(input_path)
     quiet = settings.quiet
+    if shots_only:
+        _print_shots(kind, input_path, output_path, settings)
+        return
     if settings.dry_run:
         _dry_run(kind, input_path, output_path, settings, recursive)
         return
@@ -144,6 +165,8 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
     def warn(message: str) -> None:
         echo_err(f"edvr: warning: {message}")
 
+    if settings.report is not None:
+        _check_report(kind, input_path, output_path, settings)  # before the run, not after it
     if kind != "batch":
         models = load_models(settings)
         with frame_progress(quiet) as progress:
@@ -157,6 +180,8 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
             converted = f"; {'; '.join(result.streams)}" if result.streams else ""
             echo_err(f"edvr: wrote {where} ({result.frames} frames in {result.seconds:.1f} s, "
                      f"{result.fps:.2f} fps{how}{converted})")
+        if settings.report is not None:
+            _write_report(input_path, result.output, settings)
         return
 
     with frame_progress(quiet) as progress:
@@ -202,6 +227,58 @@ def _dry_run(kind: str, input_path: Path, output_path: Path, settings: RestoreSe
             click.echo(f"{'' if n == 0 else chr(10)}[{n + 1}/{len(pairs)}] {src.relative_to(input_path)}")
         for line in plan_run(src, dst, settings):
             click.echo(line)
+
+
+def _check_report(kind: str, input_path: Path, output_path: Path, settings: RestoreSettings) -> None:
+    """``--report``: refuse what it cannot measure, and report files the guard will not write."""
+    from edvr_cli.errors import UsageError
+    from edvr_cli.jobs.settings import TASK_SCALE
+    from edvr_cli.report.files import check_report
+    from edvr_cli.video.paths import is_stdout
+    from edvr_cli.video.pipes import is_stdin
+
+    if kind == "batch":
+        raise UsageError("--report measures one output; run `edvr report` on each file of a batch")
+    if is_stdin(input_path) or is_stdout(output_path):
+        raise UsageError("--report reads the input and the output again: neither can be a pipe ('-')")
+    if settings.size is not None or settings.scale not in (None, TASK_SCALE[settings.task]):
+        raise UsageError("--report measures the output at the model's scale; drop --size/--scale, or run "
+                         "`edvr report` on an output of the model's size")
+    assert settings.report is not None
+    check_report(settings.report, overwrite=settings.overwrite, inputs=[input_path, output_path])
+
+
+def _write_report(input_path: Path, output_path: Path, settings: RestoreSettings) -> None:
+    """``--report``: the report of the run just made, with its model, shots, span and deinterlacing (the
+    readers' warnings were the run's, said once already)."""
+    from edvr_cli.cli.report import run_report, summary_line
+
+    assert settings.report is not None
+    paths, data = run_report(input_path, output_path, settings.report,
+                             model=settings.model or DEFAULT_MODELS[settings.task], shots=settings.shots,
+                             start=settings.start, end=settings.end, deinterlace=settings.deinterlace,
+                             hf_repo=settings.hf_repo, overwrite=settings.overwrite, quiet=settings.quiet)
+    if not settings.quiet:
+        echo_err(summary_line(paths, data))
+
+
+def _print_shots(kind: str, input_path: Path, output_path: Path, settings: RestoreSettings) -> None:
+    """``--shots-only``: the cuts of one input on stdout (a file ``--shots`` reads back); nothing written."""
+    from edvr_cli.errors import UsageError
+    from edvr_cli.jobs.plan import dry_plan, scan_shots
+    from edvr_cli.video.shots import format_cut
+
+    if kind == "batch":
+        raise UsageError("--shots-only reads one input, not a folder of videos")
+    if settings.shots == "off":
+        raise UsageError("--shots-only lists the cuts of --shots auto or FILE, not of --shots off")
+    plan = dry_plan(input_path, output_path, settings)
+    with frame_progress(settings.quiet) as progress:
+        cuts = scan_shots(plan, FramesBar(progress, f"{input_path.name}: finding cuts"))
+    click.echo(f"# {len(cuts)} cut{'s' if len(cuts) != 1 else ''} in '{input_path.name}' "
+               f"({len(cuts) + 1} shot{'s' if cuts else ''}); edit and pass back with --shots FILE")
+    for index, seconds in cuts:
+        click.echo(format_cut(index, seconds))
 
 
 def _summary(items: list[BatchItem], root: Path, quiet: bool) -> None:

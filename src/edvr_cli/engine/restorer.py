@@ -28,11 +28,13 @@ from edvr_cli.engine.colour import cpu_rows, frame_to_device, pad_frame, rgb_to_
 from edvr_cli.engine.device import PRECISIONS, auto_batch
 from edvr_cli.engine.memory import resolve_tile_and_batch
 from edvr_cli.engine.resize import resample
+from edvr_cli.engine.strength import bicubic_upscale, blend
 from edvr_cli.engine.tiling import Tile, blend_weights, plan_tiles, smallest_useful_tile
 from edvr_cli.model.arch import EDVR
 from edvr_cli.model.descriptor import ModelDescriptor
-from edvr_cli.model.padding import lookahead, window_indices
+from edvr_cli.model.padding import lookahead, shot_window
 from edvr_cli.video.planes import PlaneLayout, YUVFrame
+from edvr_cli.video.shots import Shots
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,8 @@ class StreamRestorer:
             the model's size.
         out_layout: yield :class:`~edvr_cli.video.planes.YUVFrame` planes in this layout,
             converted on the device (:mod:`edvr_cli.engine.colour`), instead of RGB arrays.
+        strength: 0..1, the output blended with the bicubic upscale of its input frame in linear light
+            (:mod:`edvr_cli.engine.strength`); 1 = the model's output.
         cache_features: reuse each frame's features across windows (same result, less work).
         compile: run the network's two halves through ``torch.compile`` (the first frames pay
             the compilation; shapes are static: the fusion half compiles once per stream (the
@@ -118,6 +122,7 @@ class StreamRestorer:
         profile: bool = False,
         out_size: tuple[int, int] | None = None,
         out_layout: PlaneLayout | None = None,
+        strength: float = 1.0,
     ) -> None:
         if precision not in PRECISIONS:
             raise ValueError(f"unknown precision {precision!r}; choose fp32, fp16 or bf16")
@@ -139,6 +144,7 @@ class StreamRestorer:
         self.out_bits = out_bits
         self.out_size = out_size  # (height, width) to resample the output to; None keeps the model's size
         self.out_layout = out_layout
+        self.strength = float(strength)
         self.cache_features = cache_features
         if channels_last is None:
             channels_last = self.device.type == "cpu" or (self.device.type == "cuda" and precision != "fp32")
@@ -320,6 +326,30 @@ class StreamRestorer:
         assert canvas is not None and self._inv_norm is not None  # more than one tile was blended
         return canvas * self._inv_norm
 
+    def _with_strength(self, out: torch.Tensor, centres: list[int], slots: dict[int, _Slot],
+                       baseline: Callable[[list[int]], torch.Tensor] | None) -> torch.Tensor:
+        """The batch's outputs blended with their baseline at :attr:`strength` (cropped to the frame)."""
+        h, w = self.frame_size
+        s = self.scale
+        out = out[:, :, :h * s, :w * s]
+        with torch.inference_mode():
+            if baseline is not None:
+                base = baseline(centres)
+            else:
+                base = bicubic_upscale(torch.stack([slots[c].frame[:, :h, :w] for c in centres]), s)
+            return blend(out, base, self.strength)
+
+    def baseline_frames(self, originals: dict[int, Any]) -> Callable[[list[int]], torch.Tensor]:
+        """A ``baseline`` for the stage after this one: the bicubic upscale of this stage's input frames,
+        uploaded again from ``originals`` (clip index -> the decoded frame, each taken once)."""
+        def frames(indices: list[int]) -> torch.Tensor:
+            h, w = self.frame_size
+            with torch.inference_mode():
+                up = torch.stack([self._to_device(originals.pop(i))[:, :h, :w] for i in indices])
+                return bicubic_upscale(up, self.scale)
+
+        return frames
+
     def _quantize(self, out: torch.Tensor):
         """Quantise a batch (b, 3, s*Hp, s*Wp) on the device and start its copy to the host.
 
@@ -420,7 +450,9 @@ class StreamRestorer:
 
     # -- the stream --------------------------------------------------------------------------------
     def run(
-        self, frames: Iterable[np.ndarray | torch.Tensor | YUVFrame], *, first_index: int = 0, start: int = 0
+        self, frames: Iterable[np.ndarray | torch.Tensor | YUVFrame], *, first_index: int = 0, start: int = 0,
+        clip_start: int = 0, shots: Shots | None = None,
+        baseline: Callable[[list[int]], torch.Tensor] | None = None,
     ) -> Iterator[np.ndarray | YUVFrame]:
         """Yield one quantised (s*H, s*W, 3) array (or YUV planes, with ``out_layout``) per input frame, in order.
 
@@ -429,6 +461,11 @@ class StreamRestorer:
         A stream resumed mid-clip gives ``first_index``, the clip index of its first frame, and
         ``start``, the first centre to output: windows use clip indices, so the outputs equal the
         whole clip's when ``max(0, start - lookahead)`` frames are given from ``first_index`` on.
+        ``clip_start`` is the clip index of the clip's first frame (frames of a span's context before
+        it have negative indices). With ``shots``, each window is padded at the cuts around its centre
+        as if its shot were the whole clip (:func:`shot_window`). ``baseline`` gives the frames a
+        ``strength`` below 1 blends with, for clip indices (default: the bicubic upscale of this
+        stream's own frames; a second stage is given the first stage's input).
         """
         source = iter(frames)
         slots: dict[int, _Slot] = {}
@@ -464,8 +501,9 @@ class StreamRestorer:
                 fill(max(c + self.ahead, -(-(c + self.half + 1) // self.batch) * self.batch - 1))  # its blocks too
                 if total is not None and c >= total:
                     break
-                known = total if total is not None else c + self.ahead + 1
-                windows.append(window_indices(c, known, self.window, self.padding))
+                lo, hi = (clip_start, total) if shots is None else shots.bounds(c, clip_start, total)
+                windows.append(shot_window(c, lo, hi if hi is not None else c + self.ahead + 1, self.window,
+                                           self.padding))
                 centres.append(c)
             if not windows:
                 break
@@ -474,6 +512,8 @@ class StreamRestorer:
                 # a compiled graph has one batch size: fill the stream's last batch with repeats
                 batch = windows + [windows[-1]] * (self.batch - len(windows))
             out = self._run_with_oom_retry(slots, batch)[:len(windows)]
+            if self.strength < 1.0:
+                out = self._with_strength(out, centres, slots, baseline)
             if self.device.type == "cpu":
                 # nothing runs asynchronously: hand each frame on as soon as it is converted, so
                 # encoding starts while the rest of the batch is converted

@@ -10,6 +10,9 @@ Rules (the README's "Your files are safe"):
   same file under another name); a folder that contains an input; a folder holding anything edvr did
   not write there (the message names it). Replacing an old frame folder removes only edvr's files.
 * Temporaries left by a killed run (its process is gone) are removed by the next run on the same target.
+* The output's folder is held open while the work is written: when it is moved or replaced (by a symlink,
+  another folder) during the run, nothing is written through its old name; the temporary is removed from
+  the folder it is in (found through the held folder), and the error says so.
 """
 
 from __future__ import annotations
@@ -219,23 +222,34 @@ def check_output(
 
 
 def move_into_place(temp: Path, target: Path, *, overwrite: bool, inputs: Iterable[str | os.PathLike] = (),
-                    folder: bool = False, owned: Owned = is_frame_file) -> None:
-    """Rename a finished temporary onto ``target`` under the guard's rules (checked again now)."""
+                    folder: bool = False, owned: Owned = is_frame_file, dir_fd: int | None = None) -> None:
+    """Rename a finished temporary onto ``target`` under the guard's rules (checked again now).
+
+    ``dir_fd``: the folder of both, held open (:class:`HeldFolder`): the renames happen in that folder by
+    name, never through a path whose folder was replaced meanwhile.
+    """
     check_output(target, overwrite=overwrite, inputs=inputs, folder=folder, owned=owned)
+
+    def rename(src: Path, dst: Path) -> None:
+        if dir_fd is None:
+            os.replace(src, dst)
+        else:
+            os.replace(src.name, dst.name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+
     with signals_deferred():
         if not (target.exists() or target.is_symlink()):
-            os.replace(temp, target)
+            rename(temp, target)
             return
         if not target.is_dir() or target.is_symlink():
-            os.replace(temp, target)  # a file onto a file: atomic on POSIX
+            rename(temp, target)  # a file onto a file: atomic on POSIX
             return
         # A folder holding only edvr's files: park it, move the new one in, then delete edvr's files.
         parked = temporary_sibling(target)
-        os.replace(target, parked)
+        rename(target, parked)
         try:
-            os.replace(temp, target)
+            rename(temp, target)
         except BaseException:
-            os.replace(parked, target)
+            rename(parked, target)
             raise
         for entry in os.scandir(parked):
             if owned(entry.name) and not entry.is_dir(follow_symlinks=False):
@@ -285,22 +299,136 @@ def guarded_output(
     made = _missing_parents(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp = temporary_sibling(path)
-        if folder:
-            temp.mkdir()
+        held = HeldFolder(path.parent)
     except OSError as exc:
         _remove_empty(made)
         raise OutputError(describe_os_error(exc, path) or f"cannot write '{path}': {exc.strerror or exc}") from None
     try:
-        yield temp
-        if not (temp.exists() or temp.is_symlink()):
-            raise OutputError(f"nothing was written for '{path}'")
-        move_into_place(temp, path, overwrite=overwrite, inputs=inputs, folder=folder, owned=owned)
-    except BaseException:
-        with signals_deferred():
-            remove_path(temp)
-            _remove_empty(made)  # the folders made for this output, if nothing else went in
-        raise
+        temp = temporary_sibling(path)
+        try:
+            if folder:
+                temp.mkdir()
+        except OSError as exc:
+            _remove_empty(made)
+            raise OutputError(describe_os_error(exc, path) or f"cannot write '{path}': {exc.strerror or exc}") \
+                from None
+        try:
+            yield temp
+            held.check_in_place(path)
+            if not held.holds(temp.name):
+                raise OutputError(f"nothing was written for '{path}'")
+            move_into_place(temp, path, overwrite=overwrite, inputs=inputs, folder=folder, owned=owned,
+                            dir_fd=held.fd)
+        except BaseException as exc:
+            with signals_deferred():
+                moved = isinstance(exc, Exception) and not isinstance(exc, FolderMovedError) and held.moved()
+                held.remove(temp.name)  # where it is, even when the folder was moved meanwhile
+                if not moved:  # (by their old names the made folders now lead elsewhere)
+                    _remove_empty(made)  # the folders made for this output, if nothing else went in
+            if moved:
+                raise held.moved_error(path) from None  # what really went wrong (a write into the old name failed)
+            raise
+    finally:
+        held.close()
+
+
+class FolderMovedError(OutputError):
+    """The output's folder was moved or replaced during the run (see :class:`HeldFolder`)."""
+
+
+class HeldFolder:
+    """An output's folder, held open from the start of the work to the rename: whether its path still leads
+    to it (:meth:`moved`) is a comparison of identities (``st_dev``, ``st_ino``), and what edvr wrote is found
+    and removed through the held folder, wherever it is now. Where the system cannot open folders
+    (``O_DIRECTORY``) or may not read it, the identity at the start is compared, and names are used."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.fd: int | None = None
+        where = str(folder) if str(folder) else "."
+        if _HOLD_FOLDERS:
+            try:  # O_PATH (Linux) needs no read permission: a folder one may only write into is held too
+                self.fd = os.open(where, getattr(os, "O_PATH", os.O_RDONLY) | os.O_DIRECTORY)
+            except PermissionError:  # pragma: no cover - elsewhere, such a folder is compared by identity only
+                pass
+        self._identity = os.fstat(self.fd) if self.fd is not None else os.stat(where)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+    def moved(self) -> bool:
+        """Whether the folder's path now leads elsewhere (moved, replaced by a link or another folder, removed)."""
+        try:
+            now = os.stat(str(self.folder) or ".")
+        except OSError:
+            return True
+        return not _same_file(now, self._identity)
+
+    def moved_error(self, target: Path) -> FolderMovedError:
+        where = self.now()
+        now = f" (the folder edvr was writing in is now '{where}')" if where else ""
+        return FolderMovedError(
+            f"cannot put '{target.name}' in place: its folder '{self.folder}' was moved or replaced during the "
+            f"run{now}; nothing was written at '{self.folder}', and edvr's temporary output was removed; "
+            "run again to write it")
+
+    def check_in_place(self, target: Path) -> None:
+        """Raise :class:`FolderMovedError` when the folder moved (then nothing may be renamed by its old name)."""
+        if self.moved():
+            raise self.moved_error(target)
+
+    def now(self) -> str | None:
+        """Where the held folder is now, when the system says (Linux: ``/proc/self/fd``); None if unknown or
+        it was deleted."""
+        if self.fd is None:
+            return None
+        try:
+            where = os.readlink(f"/proc/self/fd/{self.fd}")
+        except OSError:
+            return None
+        return None if where.endswith(" (deleted)") else where
+
+    def holds(self, name: str) -> bool:
+        """Whether the held folder has an entry ``name`` (a link counts: nothing is followed)."""
+        try:
+            if self.fd is None:  # pragma: no cover - see the class doc
+                os.lstat(self.folder / name)
+            else:
+                os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        return True
+
+    def remove(self, name: str) -> None:
+        """Remove the file, link or folder tree ``name`` edvr made in the held folder; missing is fine."""
+        if self.fd is None:  # pragma: no cover - see the class doc
+            remove_path(self.folder / name)
+            return
+        try:
+            _remove_at(self.fd, name)
+        except FileNotFoundError:
+            pass
+
+
+# (os.replace takes dir_fd wherever os.rename does, but is not listed in supports_dir_fd)
+_HOLD_FOLDERS = hasattr(os, "O_DIRECTORY") and {os.open, os.stat, os.rename, os.unlink, os.rmdir} <= os.supports_dir_fd
+
+
+def _remove_at(dir_fd: int, name: str) -> None:
+    """Remove ``name`` in the folder ``dir_fd`` (a folder with everything in it), following no link."""
+    st = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    if not stat.S_ISDIR(st.st_mode):
+        os.unlink(name, dir_fd=dir_fd)
+        return
+    sub = os.open(name, os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_NOFOLLOW", 0), dir_fd=dir_fd)
+    try:
+        for entry in list(os.scandir(sub)):
+            _remove_at(sub, entry.name)
+    finally:
+        os.close(sub)
+    os.rmdir(name, dir_fd=dir_fd)
 
 
 def _missing_parents(path: Path) -> list[Path]:

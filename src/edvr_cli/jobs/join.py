@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from edvr_cli.errors import JoinError, WarningCallback
@@ -36,13 +36,16 @@ def needed_delay(pts: list[int]) -> int:
     return max((i - rank[i] for i in range(len(pts))), default=0)
 
 
-def assemble(work: WorkFolder, info, warn: WarningCallback) -> Path:
-    """Join the finished segments into ``assembly<ext>`` inside the work folder; returns its path."""
+def assemble(work: WorkFolder, info, warn: WarningCallback, metadata: Mapping[str, str] | None = None) -> Path:
+    """Join the finished segments into ``assembly<ext>`` inside the work folder; returns its path.
+
+    ``metadata``: the container tags of the joined video (the run's provenance); frames carry theirs
+    in every file already."""
     target = work.path / f"assembly{work.suffix}"
     remove_path(target)
     try:
         if work.suffix:
-            _remux(work, info, target, warn)
+            _remux(work, info, target, warn, metadata or {})
         else:
             _link_frames(work, info, target, warn)
     except BaseException:
@@ -92,11 +95,13 @@ def _continuous_dts_of(paths: list[Path]) -> list[int]:
     return continuous_dts(pts, delay)
 
 
-def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
+def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback, metadata: Mapping[str, str]) -> None:
     import av
     import av.error
 
-    from edvr_cli.video.writer import StreamCopier
+    from edvr_cli.video.avfields import set_stream_sample_aspect_ratio
+    from edvr_cli.video.encoder import output_format
+    from edvr_cli.video.writer import StreamCopier, tag_options
 
     paths = [work.path / work.name(s.index) for s in work.segments]
     try:
@@ -107,11 +112,14 @@ def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback) -> None:
     with av.open(str(paths[0])) as first:
         template = first.streams.video[0]
         header = (bytes(template.codec_context.extradata or b""), template.time_base)
-        out = av.open(str(target), "w")
+        out = av.open(str(target), "w", options=tag_options(output_format(target), metadata))
         try:
+            out.metadata.update(metadata)
             video = out.add_stream_from_template(template)
             if info.fps:  # the container's frame-rate field (Matroska's default duration), not 1 / time base
                 video.codec_context.framerate = info.fps
+            if template.sample_aspect_ratio:  # the stream's own field (Matroska, MOV), which templates leave out
+                set_stream_sample_aspect_ratio(video, template.sample_aspect_ratio)
         except BaseException:
             out.close()
             raise

@@ -71,7 +71,8 @@ class PieceMaker:
         seg = plan.segments
         assert seg is not None and seg.index is not None
         index, total = seg.index, seg.index.frames
-        start, stop = decode_range(spec, total, seg.aheads, seg.grid)
+        lowest = spec.first if spec.first in (plan.shot_plan.cuts or ()) else 0  # a shot begins here
+        start, stop = decode_range(spec, total, seg.aheads, seg.grid, lowest)
         ctx = RunContext(plan, warn)
         end = index.seconds(spec.stop) if spec.stop < total else None
         reader = ctx.reader(start=index.seconds(spec.first), end=end, context_before=spec.first - start,
@@ -91,7 +92,7 @@ class PieceMaker:
 
             tick = (lambda: on_frame(1)) if on_frame is not None else None
             written = run_pipeline(plan, self.models, reader, writer, write,
-                                   starts=seg.starts(spec.first), count=spec.count, offset=spec.first,
+                                   first=spec.first, clip_start=lowest, count=spec.count, offset=spec.first,
                                    on_output=tick, on_nonfinite=on_nonfinite)
             if written != spec.count:
                 raise RuntimeError(f"segment {spec.index} made {written} of {spec.count} frames")

@@ -28,7 +28,7 @@ def _pass(plan: RunPlan, models: Any, ctx: Any, reader: Any, writer: Any) -> int
     def write(out: Any, index: int, timing: tuple[int, Any]) -> None:
         writer.write(out, *timing)
 
-    done = run_pipeline(plan, models, reader, writer, write, on_output=ctx.progress,
+    done = run_pipeline(plan, models, reader, writer, write, clip_start=None, on_output=ctx.progress,
                         on_nonfinite=ctx.count_nonfinite)
     if done == 0:
         raise InputError(f"'{plan.info.label}': no frame could be decoded")

@@ -34,3 +34,30 @@ def dry_plan(input_path: str | os.PathLike, output_path: str | os.PathLike, sett
 def plan_run(input_path: str | os.PathLike, output_path: str | os.PathLike, settings: RestoreSettings) -> list[str]:
     """The lines ``--dry-run`` prints for one input."""
     return plan_lines(dry_plan(input_path, output_path, settings))
+
+
+def scan_shots(plan: RunPlan, on_progress: object = None) -> list[tuple[int, float]]:
+    """The cuts a run of ``plan`` pads at, found by reading its clip (``--shots-only``): each as (clip
+    frame index, seconds from the input's first frame, as ``--start`` and ``--shots FILE`` count)."""
+    from fractions import Fraction
+
+    from edvr_cli.jobs.context import RunContext
+    from edvr_cli.video.shots import CutDetector
+
+    if plan.shot_plan.mode == "off":
+        return []
+    ctx = RunContext(plan)
+    origin = plan.info.span[0] if plan.info.span is not None else Fraction(0)
+    times: dict[int, float] = {}
+    cuts: list[int] = []
+    detector = CutDetector()
+    with ctx.reader(context_before=0, context_after=0) as reader:
+        for frame in reader:
+            times[frame.index] = float(origin + Fraction(frame.pts) * frame.time_base)
+            cuts += detector.push(frame.image)
+            if callable(on_progress):
+                on_progress(frame.index + 1, plan.frames)
+    cuts += detector.finish()
+    if plan.shot_plan.cuts is not None:  # a file's cuts, placed on the frames
+        cuts = list(plan.shot_plan.cuts)
+    return [(c, times[c]) for c in cuts if c in times]

@@ -27,6 +27,7 @@ from edvr_cli.jobs.segplan import (
 )
 from edvr_cli.jobs.settings import DEFAULT_MODELS, TASK_SCALE, RestoreSettings
 from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, work_dir
+from edvr_cli.video.shots import ShotPlan
 
 if TYPE_CHECKING:
     from edvr_cli.video.paths import OutputKind
@@ -132,6 +133,17 @@ class RunPlan:
     why: str
     segments: SegmentPlan | None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    shot_plan: ShotPlan = ShotPlan("off")
+
+    @property
+    def aheads(self) -> tuple[int, ...]:
+        """Frames each stage's windows may reach on either side of a centre."""
+        return tuple(s.ahead for s in self.stages)
+
+    @property
+    def grid(self) -> int:
+        """The batch grid: centres are batched in blocks of this many clip indices."""
+        return self.execution.batch
 
     @property
     def field_rate(self) -> bool:
@@ -202,6 +214,7 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     """
     from edvr_cli.guard.output import check_output
     from edvr_cli.jobs.limits import check_frame_size
+    from edvr_cli.jobs.provenance import notes as provenance_notes
     from edvr_cli.jobs.workfolder import remove_if_placed
     from edvr_cli.video.encoder import output_format
     from edvr_cli.video.paths import OutputKind, output_kind
@@ -242,6 +255,7 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     encoder, out_bits = _encoding(info, seen.source, fmt, width, height, settings, notes)
     streams = seen.streams
     _stream_notes(kind, info, settings, streams, dst, notes)
+    notes += provenance_notes(settings, kind, fmt)
 
     resumable, why = decide_resume(settings, kind, info, frames, work_dir(dst) if kind is not OutputKind.STDOUT
                                 else None)
@@ -257,15 +271,16 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     if not resumable and work is not None and work.is_dir():
         notes.append(f"'{work.name}' holds an unfinished resumable run of this output; " + (
             "it is discarded (--overwrite)" if settings.overwrite else "--no-resume leaves it alone"))
+    shots = shot_plan(settings, info, seen.index, fields)
     segments = None
     if resumable:
         execution = _as_recorded(execution, settings, dst)
-        segments = _segments(info, settings, stages, execution.batch, frames, fields, seen.index)
+        segments = _segments(info, settings, stages, execution.batch, frames, fields, seen.index, shots)
         execution = _executor(settings, execution, segments, info, notes)
     source_frames = frames if not fields else _frame_count(info, seen.index, False)
     return RunPlan(src, dst, kind, settings, info, seen.source, deinterlacing, fps, frames, source_frames, stages[0],
                    stages[1] if len(stages) > 1 else None, execution, width, height, encoder, out_bits, streams,
-                   resumable, why, segments, tuple(notes))
+                   resumable, why, segments, tuple(notes), shots)
 
 
 def _check_fit(settings: RestoreSettings, info: Any, stages: tuple[ModelRef, ...]) -> None:
@@ -503,15 +518,51 @@ def _independent(info: Any, fields: bool, index: Any) -> bool:
     return info.span is None and not fields and index is not None and index.seekable and bool(index.frames)
 
 
+def shot_plan(settings: RestoreSettings, info: Any, index: Any, fields: bool) -> ShotPlan:
+    """``--shots``: auto (cuts found as the frames are read), off, or the cuts of a file as clip frame
+    indices (the first frame at or after each time; times outside the span are no cut)."""
+    from edvr_cli.digest import sha256_file
+    from edvr_cli.video.shots import SHOT_MODES, cuts_at, read_cut_file
+
+    mode = settings.shots
+    if mode in SHOT_MODES:
+        return ShotPlan(mode)
+    path = Path(mode).expanduser()
+    try:
+        times = read_cut_file(path)
+    except OSError as exc:
+        raise UsageError(f"--shots: cannot read '{path}': {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--shots: {exc}") from None
+    origin = info.span[0] if info.span is not None else Fraction(0)
+    shown = [t - origin for t in times]  # on the clip's timeline
+    if index is not None and index.pts and (index.seekable or info.span is None):
+        clip = [index.seconds(i) - origin for i in range(index.frames)]
+        clip = [t for t in clip if t >= 0 and (info.span is None or info.span[1] is None or t + origin < info.span[1])]
+    elif info.fps:
+        count = info.expected_frames or 0
+        clip = [Fraction(k) / info.fps for k in range(count)] if count else []
+    else:
+        clip = []
+    if not clip and times:
+        raise UsageError("--shots: this input's frame times are not known in advance, so cut times cannot be "
+                         "placed; use --shots auto")
+    cuts = cuts_at(shown, clip)
+    if fields:  # each field a frame: a cut starts at the first field of its frame
+        cuts = [2 * c for c in cuts]
+    return ShotPlan("file", tuple(cuts), str(path), sha256_file(path))
+
+
 def _segments(info: Any, settings: RestoreSettings, stages: tuple[ModelRef, ...], batch: int,
-              frames: int | None, fields: bool, index: Any) -> SegmentPlan:
-    """The segments: independent ones from the frame index when the input can be cut, else sequential."""
+              frames: int | None, fields: bool, index: Any, shots: ShotPlan) -> SegmentPlan:
+    """The segments: independent ones from the frame index when the input can be cut (ending at the
+    known cuts near their boundaries), else sequential."""
     n = segment_frames_on_grid(settings.segment_frames, batch)  # the run line says when it was rounded
     aheads = tuple(s.ahead for s in stages)
     if _independent(info, fields, index):
-        return SegmentPlan(n, tuple(plan_segments(index.frames, n)), True, aheads, batch, index)
-    specs = tuple(plan_segments(frames, n)) if frames else ()
-    return SegmentPlan(n, specs, False, aheads, batch)
+        cut = plan_segments(index.frames, n, cuts=shots.cuts or (), grid=batch)
+        return SegmentPlan(n, tuple(cut), True, aheads, batch, index)
+    return SegmentPlan(n, tuple(plan_segments(frames, n)) if frames else (), False, aheads, batch)
 
 
 def _executor(settings: RestoreSettings, execution: Execution, segments: SegmentPlan, info: Any,
@@ -550,6 +601,7 @@ def _worker_devices(settings: RestoreSettings, device: str) -> tuple[str, ...]:
 
 def plan_lines(plan: RunPlan) -> list[str]:
     """The lines ``--dry-run`` prints: the plan the run executes."""
+    from edvr_cli.jobs.provenance import plan_line as provenance_line
     from edvr_cli.video.paths import OutputKind
 
     lines = [_input_line(plan), _colour_line(plan.info)]
@@ -580,8 +632,10 @@ def plan_lines(plan: RunPlan) -> list[str]:
         preset = f" preset {enc.preset}" if enc.preset else ""
         lines.append(f"output: {plan.label}: {plan.width}x{plan.height}, encoder {enc.codec}{crf}{preset}, "
                      f"{enc.pix_fmt}, {rate}, {count}")
+    lines.append(f"shots: {plan.shot_plan.describe()}")
     if plan.copies_streams:
         lines += [f"stream: {line}" for line in plan.streams.lines()]
+    lines.append(provenance_line(plan))
     lines += [f"note: {n}" for n in plan.notes]
     lines.append(_run_line(plan))
     lines.append("nothing was written (--dry-run)")
@@ -641,6 +695,9 @@ def _run_line(plan: RunPlan) -> str:
     seg = plan.segments
     assert seg is not None
     count = f"{len(seg.specs)} segment(s)" if seg.specs else "segments"
+    at_cuts = sum(1 for spec in seg.specs[:-1] if spec.stop in (plan.shot_plan.cuts or ()))
+    if at_cuts:
+        count += f" ({at_cuts} ending at a scene cut)"
     ex = plan.execution
     ray_workers = f"{ex.workers} worker(s)" if ex.workers else "a worker per GPU, else per CPU"
     how = {"inline": "in this process", "processes": f"on {ex.workers} local worker(s) ({', '.join(ex.devices)})",

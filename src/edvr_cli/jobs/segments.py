@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections import deque
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from edvr_cli import __version__
 from edvr_cli.errors import InputError, JoinError, ResumeError
-from edvr_cli.guard.output import move_into_place
+from edvr_cli.guard.output import FolderMovedError, HeldFolder, move_into_place
 from edvr_cli.jobs import segplan
 from edvr_cli.jobs.context import RunContext
 from edvr_cli.jobs.join import assemble
@@ -32,17 +33,27 @@ def run_resumable(plan: RunPlan, models: Any, ctx: RunContext) -> int:
     assert plan.segments is not None
     work = WorkFolder(plan.dst, run_record(plan), frames_output=plan.kind is OutputKind.FRAMES)
     work.open(fresh=plan.settings.overwrite)
+    held = HeldFolder(plan.dst.parent)
     try:
         if not work.finished:
             if plan.segments.independent:
                 _independent_segments(plan, models, ctx, work)
             else:
                 _sequential_segments(plan, models, ctx, work)
-        final = assemble(work, plan.output_info, ctx.warn)
+        final = assemble(work, plan.output_info, ctx.warn, ctx.tags)
         work.record_assembly(final)
         move_into_place(final, plan.dst, overwrite=plan.settings.overwrite, inputs=[plan.src],
                         folder=not work.suffix)
     except BaseException as exc:
+        if held.moved():  # nothing is touched by its old name: that path leads elsewhere now
+            where = held.now()
+            held.close()
+            kept = (f"; its finished segments are kept in '{Path(where) / work.path.name}': move the folder back "
+                    "and run the same command again to continue") if where else ""
+            raise FolderMovedError(
+                f"cannot finish '{plan.dst.name}': its folder '{plan.dst.parent}' was moved or replaced during the "
+                f"run; nothing was written at '{plan.dst.parent}'{kept}") from exc
+        held.close()
         work.discard_partial()
         kept = ""
         if work.segments and not isinstance(exc, JoinError):  # a rerun continues after them
@@ -55,6 +66,7 @@ def run_resumable(plan: RunPlan, models: Any, ctx: RunContext) -> int:
         if mapped is not None:
             raise mapped from exc
         raise
+    held.close()
     work.remove()
     return work.frames_done
 
@@ -65,7 +77,7 @@ def run_record(plan: RunPlan) -> dict[str, Any]:
 
     s, ex = plan.settings, plan.execution
     assert plan.segments is not None
-    return {
+    record: dict[str, Any] = {
         "input": input_identity(plan.src),
         "output": "frames" if plan.kind is OutputKind.FRAMES else "video",
         "segment_frames": plan.segments.segment_frames,
@@ -90,6 +102,9 @@ def run_record(plan: RunPlan) -> dict[str, Any]:
             "span": [str(t) if t is not None else None for t in (plan.info.span or ())],
         },
     }
+    if plan.kind is OutputKind.FRAMES:  # the frames carry the provenance of the run that made them
+        record["settings"]["provenance"] = s.provenance
+    return record
 
 
 def _independent_segments(plan: RunPlan, models: Any, ctx: RunContext, work: WorkFolder) -> None:
@@ -120,15 +135,13 @@ def _sequential_segments(plan: RunPlan, models: Any, ctx: RunContext, work: Work
     if sum(s.frames for s in work.prefix) != begin:  # a short segment was the last one
         work.finish()
         return
-    starts = plan.segments.starts(begin)
     if begin:
         ctx.progress(begin)  # where an earlier run stopped
     with ctx.reader() as reader:
         sink = SegmentSink(work, ctx, begin, n)
         try:
-            run_pipeline(plan, models, reader, sink, sink.write, starts=starts,
-                         skip_before=starts.decode, on_output=ctx.progress, drain=True,
-                         on_nonfinite=ctx.count_nonfinite)
+            run_pipeline(plan, models, reader, sink, sink.write, first=begin, clip_start=None,
+                         on_output=ctx.progress, drain=True, on_nonfinite=ctx.count_nonfinite)
             sink.close()
         finally:
             sink.abort()

@@ -47,6 +47,13 @@ class RestoreSettings:
         strict_streams: refuse, before any work, to convert or drop any audio/subtitle stream.
         threads: CPU threads per worker (default: the cores divided among the workers). Results are
             identical for any number of workers when every worker has the same number of threads.
+        shots: ``auto`` (find scene cuts and pad each window at a cut as if the shot were the whole
+            clip), ``off`` (windows cross cuts), or the path of a file of cut times (one a line, seconds
+            or ``HH:MM:SS.mmm``).
+        strength: 0..1, the restored frame blended in linear light with the same-size bicubic upscale
+            (the input itself for x1 models): 0 gives that baseline, 1 the model's output.
+        provenance: record the edvr version, the models and the settings that change pixels in the output.
+        report: write a fidelity report (JSON and HTML) of the run here.
     """
 
     task: str = "upscale"
@@ -80,6 +87,10 @@ class RestoreSettings:
     end: str | None = None
     strict_streams: bool = False
     threads: int | None = None
+    shots: str = "auto"
+    strength: float = 1.0
+    provenance: bool = True
+    report: str | None = None
 
 
 @dataclass

@@ -43,6 +43,12 @@ def window_indices(center: int, num_frames: int, window: int = 5, padding: str =
     return out
 
 
+def shot_window(center: int, lo: int, hi: int, window: int = 5, padding: str = "reflection_circle") -> list[int]:
+    """:func:`window_indices` for a centre of the shot (or clip) of clip indices ``[lo, hi)``: padded at
+    the shot's ends as if the shot were the whole clip."""
+    return [lo + i for i in window_indices(center - lo, hi - lo, window, padding)]
+
+
 def published_padding(with_predeblur: bool) -> str:
     """The temporal padding the published models were tested with: ``replicate`` for the models with
     a pre-deblur module (SRblur, deblur, deblurcomp and their stage 2), ``reflection_circle`` for sharp SR."""

@@ -31,9 +31,11 @@ Guarantees and rules:
   1 ms, round to it).
 * Colour: see :mod:`edvr_cli.video.colour` for the matrix/range rule of untagged streams
   (BT.709 from 720 lines up, BT.601 below and for still images). The output is encoded with
-  the same matrix and range and tagged with matrix, range, primaries and transfer. >8-bit
-  sources decode at full precision and stay >8-bit when the encoder allows.
-* Rotation (display matrix) and sample aspect ratio are carried to the output stream.
+  the same matrix and range and tagged as the source was (untagged stays untagged, as ffmpeg
+  writes it, unless a reader of the output would assume other colours). >8-bit sources decode at
+  full precision and stay >8-bit when the encoder allows.
+* Rotation (display matrix) and sample aspect ratio (an explicit 1:1 too) are carried to the output
+  stream; the start timecode (advanced to ``--start``) and the chapters (cut to the span) too.
 * Image folders: natural order (``2.png`` before ``10.png``), 25 fps timing. Folder outputs get
   ``00000000.png ...``; 16-bit PNGs for uint16 frames.
 * Broken input: damaged or truncated data ends the frames early with a warning; only inputs that
@@ -41,13 +43,16 @@ Guarantees and rules:
 
 Known limits (FFmpeg/PyAV 18, reported as warnings where they apply):
 
-* Matroska cannot store negative timestamps: when copied audio starts before 0 (AAC priming in
-  MP4 sources), the muxer shifts every stream by the same few ms (sync is kept).
+* AAC priming copied from MP4 into Matroska becomes its CodecDelay (as ``ffmpeg -c copy`` does: the
+  video stays at 0). That, and the pixel aspect ratio of codecs without one in their bitstream in
+  Matroska, are fields PyAV has no setter for: :mod:`edvr_cli.video.avfields` sets them, after
+  checking the structs; where it cannot, the loss is said before any work.
 * Constant-rate containers (AVI, MPEG-PS) get ``1/fps`` timing; AVI input is timed by frame index.
-* Matroska/WebM with VP9, AV1 or FFV1 lose a non-square pixel aspect ratio (the muxer reads
-  ``AVStream.sample_aspect_ratio``, which PyAV cannot set); H.264/HEVC keep it in their bitstream
-  and MP4/MOV keep it for every codec. Containers without a display matrix (AVI, MPEG-TS) lose
-  rotation. Horizontal/vertical flips in a display matrix are not carried (only the rotation).
+* Containers without a display matrix (AVI, MPEG-TS) lose rotation. Horizontal/vertical flips in a
+  display matrix are not carried (only the rotation).
+* With ``--start`` / ``--end``, audio whose packets do not end there is re-encoded with its own codec
+  (said in the plan), so it starts and ends within a sample of the span, as ``ffmpeg`` cuts it when
+  it re-encodes.
 """
 
 from __future__ import annotations

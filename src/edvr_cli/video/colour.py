@@ -15,8 +15,12 @@ Rule for untagged primaries / transfer of YUV streams: those that go with the ma
 BT.709; SMPTE 170M, or BT.470BG for 576-line PAL, for BT.601). Tagging them on the 4x larger
 output keeps players from guessing HD primaries for what was SD footage.
 
-The output is always tagged with the matrix and range that were used, so a player that honours
-tags shows exactly what we computed, whatever its own rule for untagged files.
+The output is encoded with the matrix and range that were used. It is tagged as the source was
+(:func:`output_tags`): what the source tagged is tagged; what it left untagged stays untagged, as
+``ffmpeg`` leaves it, unless a reader of the output would by the rules above assume something else
+than was used (a 576-line untagged source made 2304 lines would be read as BT.709; a JPEG-range
+source written by a non-JPEG codec as limited range): then it is tagged, so that a player shows
+exactly what we computed.
 
 Why numpy rather than swscale, both ways: in this FFmpeg build swscale's >8-bit RGB outputs
 (rgb48, gbrp16, gbrpf32) carry a ~0.4 % gain error (white comes out as 65280/65535), its 8-bit
@@ -94,6 +98,8 @@ class ColorInfo:
         trc: AVColorTransferCharacteristic code (likewise).
         matrix_tagged: whether ``matrix`` came from the stream rather than the rule.
         range_tagged: whether ``range`` came from the stream rather than the rule.
+        primaries_tagged, trc_tagged: whether ``primaries`` / ``trc`` came from the stream (default: yes,
+            for colours made up rather than read).
     """
 
     matrix: int
@@ -102,6 +108,8 @@ class ColorInfo:
     trc: int = TRC_UNSPECIFIED
     matrix_tagged: bool = False
     range_tagged: bool = False
+    primaries_tagged: bool = True
+    trc_tagged: bool = True
 
     @property
     def matrix_name(self) -> str:
@@ -142,9 +150,26 @@ def resolve_color(
         implied_trc = TRC_SMPTE170M
     else:
         implied_primaries, implied_trc = PRI_UNSPECIFIED, TRC_UNSPECIFIED
-    primaries = primaries if primaries not in (PRI_UNSPECIFIED, 0, None) else implied_primaries
-    trc = trc if trc not in (TRC_UNSPECIFIED, 0, None) else implied_trc
-    return ColorInfo(matrix, color_range, primaries, trc, matrix_tagged, range_tagged)
+    primaries_tagged = primaries not in (PRI_UNSPECIFIED, 0, None)
+    trc_tagged = trc not in (TRC_UNSPECIFIED, 0, None)
+    primaries = primaries if primaries_tagged else implied_primaries
+    trc = trc if trc_tagged else implied_trc
+    return ColorInfo(matrix, color_range, primaries, trc, matrix_tagged, range_tagged, primaries_tagged, trc_tagged)
+
+
+def output_tags(used: ColorInfo, *, codec_name: str, pix_fmt: str, width: int, height: int
+                ) -> tuple[int, int, int, int]:
+    """``(matrix, range, primaries, trc)`` codes to tag an output encoded with ``used`` (see the module doc):
+    the tagged ones, and the untagged ones a reader of the output (``codec_name`` at ``width`` x ``height``
+    in ``pix_fmt``) would assume otherwise; the others unspecified."""
+    guess = resolve_color(matrix=SPC_UNSPECIFIED, color_range=RANGE_UNSPECIFIED, primaries=PRI_UNSPECIFIED,
+                          trc=TRC_UNSPECIFIED, pix_fmt=pix_fmt, codec_name=codec_name, width=width, height=height,
+                          is_rgb=False)
+    matrix = used.matrix if used.matrix_tagged or guess.matrix != used.matrix else SPC_UNSPECIFIED
+    color_range = used.range if used.range_tagged or guess.range != used.range else RANGE_UNSPECIFIED
+    primaries = used.primaries if used.primaries_tagged or guess.primaries != used.primaries else PRI_UNSPECIFIED
+    trc = used.trc if used.trc_tagged or guess.trc != used.trc else TRC_UNSPECIFIED
+    return matrix, color_range, primaries, trc
 
 
 def levels(bits: int, full_range: bool) -> tuple[float, float, float, float]:

@@ -33,7 +33,9 @@ ENCODER_ALIASES: dict[str, tuple[str, ...]] = {
     "mjpeg": ("mjpeg",),
     "vp8": ("libvpx",),
     "gif": ("gif",),
-    "rawvideo": ("rawvideo",),
+    # no "rawvideo": uncompressed sources (YUV4MPEG2, rawvideo in AVI/NUT/MKV) are not a family to keep;
+    # they get the container's usual encoder, as an image folder does and as ffmpeg encodes a .y4m into
+    # .mkv with libx264 (``--codec rawvideo`` still names the encoder)
 }
 
 #: Containers whose own video codec comes before the source's family (they hold little else).
@@ -209,7 +211,8 @@ def choose_encoder(
     -> VP8), else the source's family where we have an encoder (h264 -> libx264, hevc -> libx265,
     vp9 -> libvpx-vp9, av1 -> SVT-AV1/libaom; intra and lossless families stay so: ffv1 -> ffv1,
     prores -> prores_ks of the same profile (``source_profile``), mjpeg -> mjpeg at q 2), else
-    libx264; if the container cannot hold it, the first of :data:`FALLBACK_ENCODERS` that fits.
+    libx264 (uncompressed sources too: rawvideo is no family to keep); if the container cannot hold
+    it, the first of :data:`FALLBACK_ENCODERS` that fits.
     Default pixel format: the source's bit depth and chroma layout, adjusted to what the encoder
     accepts (:func:`~edvr_cli.video.formats.choose_pix_fmt`).
 

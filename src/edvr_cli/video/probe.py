@@ -49,6 +49,7 @@ class VideoInfo:
         color: matrix / range (resolved, see :mod:`edvr_cli.video.colour`), primaries, trc.
         rotation: display rotation, counter-clockwise degrees (``0, 90, 180, 270``).
         sample_aspect_ratio: pixel aspect ratio, ``None`` when unknown or square.
+        square_pixels_tagged: the stream says its pixels are square (an explicit 1:1, which the output keeps).
         has_audio, has_subtitles: whether such streams exist (whether they fit the output
             container is decided by the writer).
         is_image_sequence: the input is a folder of images.
@@ -97,6 +98,7 @@ class VideoInfo:
     field_order: str = "progressive"
     is_pipe: bool = False
     span: tuple[Fraction, Fraction | None] | None = None
+    square_pixels_tagged: bool = False
 
     @property
     def label(self) -> str:
@@ -180,10 +182,19 @@ def probe_pipe(source: PipeSource) -> VideoInfo:
 
 
 def open_input(path: Path) -> av.container.InputContainer:
-    """``av.open`` for reading, with FFmpeg's errors turned into :class:`InputError`."""
+    """``av.open`` for reading, with FFmpeg's errors turned into :class:`InputError`: a YUV4MPEG2 header
+    is checked first (:mod:`~edvr_cli.video.y4m`), an MP4 / MOV FFmpeg cannot open is looked at for its
+    index (:mod:`~edvr_cli.video.isobmff`), so that the message says what is wrong."""
+    from edvr_cli.video import y4m
+
+    try:
+        y4m.check_file(path)
+    except y4m.Y4MHeaderError as e:
+        raise InputError(y4m.header_error(f"'{path}'", e)) from None
     try:
         container = av.open(str(path), "r")
     except (av.error.FFmpegError, OSError, ValueError) as e:
+        _refuse_incomplete_mp4(path)
         raise InputError(f"cannot read '{path}' as a video (not a video, or damaged): {_reason(e)}") from e
     if container.format.name in _NOT_FOOTAGE_FORMATS:
         container.close()
@@ -196,7 +207,18 @@ def video_stream(container: av.container.InputContainer, path: Path) -> av.Video
     for stream in container.streams.video:
         if not stream.disposition & av.stream.Disposition.attached_pic:
             return stream
+    if "mp4" in container.format.name or "mov" in container.format.name:
+        _refuse_incomplete_mp4(path)
     raise InputError(f"'{path}' has no video stream")
+
+
+def _refuse_incomplete_mp4(path: Path) -> None:
+    """Raise the one line for an MP4 / MOV whose index (moov box) is missing or cut; nothing for other files."""
+    from edvr_cli.video.isobmff import index_problem
+
+    problem = index_problem(path)
+    if problem is not None:
+        raise InputError(f"'{path}': {problem}")
 
 
 def first_frame(
@@ -212,6 +234,13 @@ def first_frame(
                 return frame
     except (av.error.FFmpegError, ValueError) as e:
         raise InputError(f"'{path}' has no decodable video frame: {_reason(e)}") from e
+    if container.format.name == "yuv4mpegpipe":
+        from edvr_cli.video.y4m import file_cut
+
+        cut = file_cut(path)
+        if cut is not None:
+            raise InputError(f"'{path}' ends inside its first frame ({cut[1]} of its {cut[2]} bytes): "
+                             "no whole frame to restore")
     raise InputError(f"'{path}' has no decodable video frame")
 
 
@@ -265,6 +294,7 @@ def info_from_stream(
         color=color,
         rotation=int(round(first.rotation / 90.0)) * 90 % 360,
         sample_aspect_ratio=sar if sar and sar != 1 else None,
+        square_pixels_tagged=sar == 1,
         has_audio=bool(container.streams.audio),
         has_subtitles=bool(container.streams.subtitles),
         container_format=container.format.name,

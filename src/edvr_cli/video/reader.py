@@ -51,6 +51,7 @@ from edvr_cli.video.planes import YUVFrame
 from edvr_cli.video.probe import VideoInfo, frame_color, open_input, probe, video_stream
 from edvr_cli.video.span import TimeLike, check_span, format_time
 from edvr_cli.video.timing import BestEffortTimestamp, SourceTimes
+from edvr_cli.video.y4m import cut_warning, file_cut
 
 _FRAME_SLOT_FORMATS = frozenset({"avi"})
 
@@ -421,6 +422,10 @@ class FrameReader:
         except (av.error.FFmpegError, ValueError) as e:
             self.warn(f"'{self.info.label}': damaged data ends decoding early ({first_line(e)}); "
                       "keeping the frames before it")
+            return
+        cut = source.cut()
+        if cut is not None:  # the demuxer dropped a partial last frame without a word
+            self.warn(cut_warning(self.info.label, cut, file=False))
 
     def _sequence_frames(self) -> Iterator[av.VideoFrame]:
         """Each image decoded with its own colour rules (a folder may mix PNG, JPEG, BMP ...)."""
@@ -528,6 +533,11 @@ class FrameReader:
         """Warn when decoding really ended early (not for VFR or estimated counts that were just off)."""
         info = self.info
         if info.is_image_sequence or info.is_pipe:
+            return
+        if info.container_format == "yuv4mpegpipe":  # its frame count comes from the file's size: measure it
+            cut = file_cut(info.path)
+            if cut is not None:
+                self.warn(cut_warning(info.label, cut, file=True))
             return
         if info.num_frames_exact and info.num_frames and from_start:
             if self.frames_decoded < info.num_frames:

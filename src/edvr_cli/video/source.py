@@ -135,9 +135,9 @@ def inspect(
         if span is not None:
             info = replace(info, span=span)
         source = source_of(stream, first, info)
-        streams = (plan_streams(container, output_format, video_index=info.stream_index)
+        index = index_packets(container, stream, p, info.time_base, seen)  # first: the stream plan may seek
+        streams = (plan_streams(container, output_format, video_index=info.stream_index, span=info.source_span)
                    if output_format else StreamPlan(""))
-        index = index_packets(container, stream, p, info.time_base, seen)
     return Inspection(info, source, streams, index)
 
 

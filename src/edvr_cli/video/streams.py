@@ -10,7 +10,11 @@ its timing kept, and dropped only when nothing fits (bitmap subtitles into MP4, 
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import io
+import itertools
+import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -23,7 +27,9 @@ import av.error
 from av.subtitles.stream import SubtitleStream
 
 from edvr_cli.errors import StreamError, WarningCallback, first_line
+from edvr_cli.video.avfields import set_initial_padding
 from edvr_cli.video.encoder import MuxerCodecs, output_format
+from edvr_cli.video.timecode import advance_timecode, frames_before, is_timecode_track, source_timecode
 
 # Stream metadata worth carrying over (muxers regenerate the rest, e.g. handler_name, encoder).
 KEPT_METADATA = ("language", "title")
@@ -49,6 +55,19 @@ _AUDIO_FALLBACK = ("aac", "libopus", "libmp3lame", "mp2", "ac3", "flac", "pcm_s1
 _LOSSLESS_AUDIO_TARGETS: dict[str, tuple[str, ...]] = {"matroska": ("flac",), "ogg": ("flac",), "ogv": ("flac",)}
 #: Containers that only take some sample rates (MXF: 48 kHz).
 _FORCED_RATE = {"mxf": 48000}
+
+#: Muxers that keep a start timecode (MOV/MP4 as a ``tmcd`` track made from the tag, the others as a tag).
+_TIMECODE_FORMATS = _MP4_FAMILY | {"matroska", "webm", "mxf", "mxf_d10", "mxf_opatom", "gxf"}
+#: Muxers that keep chapters.
+_CHAPTER_FORMATS = frozenset({"mp4", "mov", "ipod", "matroska", "webm"})
+#: Matroska writes an audio stream's priming (``initial_padding``) as CodecDelay and trimmed ends as DiscardPadding.
+_CODEC_DELAY_FORMATS = frozenset({"matroska", "webm"})
+#: How far before ``--start`` subtitle cues are looked for (a cue still on screen at the start is kept, cut).
+CUE_LOOKBACK = Fraction(10)
+#: Audio decoded before ``--start`` when audio is cut there (the codec's overlap with the packet before).
+AUDIO_PREROLL = Fraction(1, 5)
+#: A span edge this close to a packet edge counts as on it (half of Matroska's millisecond).
+_EDGE_TOLERANCE = Fraction(1, 2000)
 
 #: Text subtitle encoders tried, best first.
 _SUBTITLE_TARGETS: dict[str, tuple[str, ...]] = {
@@ -77,7 +96,8 @@ class StreamAction:
         index: the stream's index in the input.
         kind: ``audio | subtitle | attachment | data | video``.
         codec: the input codec (``aac``, ``subrip`` ...).
-        action: ``copy | convert | drop``.
+        action: ``copy | convert | drop``, or ``keep`` for a timecode track (carried as the output's
+            ``timecode`` tag, from which MOV/MP4 muxers make a new track).
         target: codec in the output (``opus``); ``None`` for drops.
         encoder: FFmpeg encoder for conversions (``libopus``).
         reason: why it is converted or dropped (empty for copies).
@@ -98,8 +118,10 @@ class StreamAction:
         what = f"{self.kind} #{self.index} {self.codec}"
         if self.language and self.language != "und":
             what += f" [{self.language}]"
+        if self.action == "keep":  # a timecode track, kept as the output's timecode
+            return f"{what} {self.reason}"
         if self.action == "copy":
-            return f"{what} copied"
+            return f"{what} copied" + (f" ({self.reason})" if self.reason else "")
         if self.action == "convert":
             return f"{what} → {self.target} ({self.reason})"
         return f"{what} dropped ({self.reason})"
@@ -107,10 +129,15 @@ class StreamAction:
 
 @dataclass(frozen=True)
 class StreamPlan:
-    """The fate of every input stream besides the restored video, for one output container."""
+    """The fate of every input stream besides the restored video, for one output container; with the
+    start timecode the output gets and the chapters it keeps (times in seconds on the output's timeline:
+    ``(start, end, id, tags)``), and a line each on them (``notes``)."""
 
     container: str
     actions: tuple[StreamAction, ...] = ()
+    timecode: str | None = None
+    chapters: tuple[tuple[Fraction, Fraction, int, tuple[tuple[str, str], ...]], ...] = ()
+    notes: tuple[str, ...] = ()
 
     @property
     def copied(self) -> list[StreamAction]:
@@ -125,8 +152,8 @@ class StreamPlan:
         return [a for a in self.actions if a.action == "drop"]
 
     def lines(self) -> list[str]:
-        """One line per stream (copies included), for a dry run."""
-        return [a.describe() for a in self.actions]
+        """One line per stream (copies included), then the timecode and chapters, for a dry run."""
+        return [a.describe() for a in self.actions] + list(self.notes)
 
     def summary(self) -> list[str]:
         """One line per stream that is not copied as it is (conversions, then drops)."""
@@ -147,6 +174,7 @@ def plan_streams(
     container: str | Path,
     *,
     video_index: int | None = None,
+    span: tuple[Fraction, Fraction | None] | None = None,
 ) -> StreamPlan:
     """What becomes of each non-video stream of ``source`` in ``container``; writes nothing.
 
@@ -155,6 +183,9 @@ def plan_streams(
         container: a muxer name (``webm``, ``mp4``, ``matroska``) or an output path (its extension decides).
         video_index: the restored video stream (``info.stream_index`` when ``source`` is a VideoInfo;
             else the first video stream that is not cover art).
+        span: ``--start``/``--end`` on the container's timeline (``info.source_span`` when ``source`` is a
+            VideoInfo): audio whose packets do not end at the span's edges is re-encoded with its own
+            codec to be cut there exactly, chapters are cut to the span and the timecode advanced to it.
 
     Raises:
         EDVRError: the output extension names no container FFmpeg can write.
@@ -164,11 +195,13 @@ def plan_streams(
         return StreamPlan(fmt)
     if hasattr(source, "stream_index") and video_index is None:
         video_index = source.stream_index
-    if isinstance(source, av.container.InputContainer):
-        return _plan(source, fmt, video_index)
+    if span is None:
+        span = getattr(source, "source_span", None)
+    if isinstance(source, av.container.InputContainer):  # read to its end (the frame index): free to seek
+        return _plan(source, fmt, video_index, span)
     path = getattr(source, "path", source)
     with av.open(str(path), "r") as opened:
-        return _plan(opened, fmt, video_index)
+        return _plan(opened, fmt, video_index, span)
 
 
 def _format_name(container: str | Path) -> str:
@@ -177,15 +210,159 @@ def _format_name(container: str | Path) -> str:
     return container
 
 
-def _plan(inp: av.container.InputContainer, fmt: str, video_index: int | None) -> StreamPlan:
+def _plan(inp: av.container.InputContainer, fmt: str, video_index: int | None,
+          span: tuple[Fraction, Fraction | None] | None = None, seekable: bool = True) -> StreamPlan:
+    """The plan (see :func:`plan_streams`); ``seekable``: ``inp`` may be seeked (else the checks of the span's
+    edges open the file again)."""
     if video_index is None:
         main = [s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
         video_index = main[0].index if main else -1
-    actions = [_plan_one(stream, fmt) for stream in inp.streams if stream.index != video_index]
-    return StreamPlan(fmt, tuple(actions))
+    video = inp.streams[video_index] if 0 <= video_index < len(inp.streams) else None
+    timecode = _span_timecode(inp, video, span)
+    actions = [_chapter_titles(stream) if _is_chapter_track(inp, stream) else _plan_one(stream, fmt, timecode)
+               for stream in inp.streams if stream.index != video_index]
+    if span is not None:
+        actions = [_cut_exactly(inp, a, span, seekable) for a in actions]
+    notes: list[str] = []
+    said = any(a.codec == "tmcd" for a in actions)  # a timecode track's line says it already
+    if timecode is not None:
+        if fmt in _TIMECODE_FORMATS:
+            at = " at --start" if span is not None and span[0] > (_origin(video) or 0) else ""
+            notes += [] if said else [f"timecode {timecode}{at} kept"]
+        else:
+            notes += [] if said else [f"timecode {timecode} dropped ({fmt} holds no timecode)"]
+            timecode = None
+    chapters, chapter_lines = _span_chapters(inp, fmt, span)
+    notes += chapter_lines
+    return StreamPlan(fmt, tuple(actions), timecode, chapters, tuple(notes))
 
 
-def _plan_one(stream: av.stream.Stream, fmt: str) -> StreamAction:
+def _is_chapter_track(inp: av.container.InputContainer, stream: av.stream.Stream) -> bool:
+    """A QuickTime chapter track (the chapters' titles as text samples), which the chapters carry: FFmpeg marks
+    the one its 'chap' reference names as discarded data; a text track of a MOV/MP4 with chapters that has as
+    many samples as there are chapters is taken for one too (FFmpeg 8 reads its own so)."""
+    if stream.type not in ("subtitle", "data") or "mov" not in (inp.format.name or ""):
+        return False
+    if stream.discard == av.stream.Discard.all:
+        return True
+    try:
+        chapters = len(inp.chapters())
+    except (AttributeError, av.error.FFmpegError):
+        return False
+    return stream.type == "subtitle" and codec_name(stream) == "mov_text" and chapters > 0 \
+        and stream.frames == chapters
+
+
+def _chapter_titles(stream: av.stream.Stream) -> StreamAction:
+    return StreamAction(stream.index, "subtitle" if stream.type == "subtitle" else "data", codec_name(stream), "keep",
+                        reason="chapter titles (carried as the chapters)", language=stream.metadata.get("language"))
+
+
+def _origin(video: av.stream.Stream | None) -> Fraction | None:
+    if video is None or video.start_time is None or video.time_base is None:
+        return None
+    return video.start_time * video.time_base
+
+
+def _span_timecode(inp: av.container.InputContainer, video: av.stream.Stream | None,
+                   span: tuple[Fraction, Fraction | None] | None) -> str | None:
+    """The source's start timecode, advanced by the frames before ``--start`` (see :mod:`~edvr_cli.video.timecode`)."""
+    if video is None:
+        return None
+    timecode = source_timecode(inp, video)
+    if timecode is None or span is None:
+        return timecode
+    rate = video.average_rate or video.guessed_rate
+    return advance_timecode(timecode, frames_before(span[0] - (_origin(video) or 0), rate), rate)
+
+
+def _span_chapters(inp: av.container.InputContainer, fmt: str, span: tuple[Fraction, Fraction | None] | None
+                   ) -> tuple[tuple[tuple[Fraction, Fraction, int, tuple[tuple[str, str], ...]], ...], list[str]]:
+    """The input's chapters on the output's timeline (cut to the span; those outside it left out), and a
+    line saying so."""
+    try:
+        found = inp.chapters()
+    except (AttributeError, av.error.FFmpegError):  # a PyAV without chapters
+        return (), []
+    if not found:
+        return (), []
+    if fmt not in _CHAPTER_FORMATS:
+        return (), [f"{len(found)} chapter(s) dropped ({fmt} holds no chapters)"]
+    start, end = span if span is not None else (Fraction(0), None)
+    kept = []
+    for ch in found:
+        tb = Fraction(ch["time_base"] or Fraction(1, 1000))
+        a: Fraction = ch["start"] * tb - start
+        b: Fraction = ch["end"] * tb - start
+        if end is not None and b > end - start:
+            b = end - start
+        if b <= 0 or b <= max(a, Fraction(0)):
+            continue  # wholly outside the span (ffmpeg keeps such chapters with no length; they name no frame)
+        kept.append((max(a, Fraction(0)), b, int(ch["id"]), tuple(sorted(ch["metadata"].items()))))
+    if len(kept) == len(found):
+        return tuple(kept), [f"{len(kept)} chapter(s) kept"]
+    return tuple(kept), [f"{len(kept)} of {len(found)} chapter(s) kept (the others lie outside --start/--end)"]
+
+
+def _cut_exactly(inp: av.container.InputContainer, action: StreamAction,
+                 span: tuple[Fraction, Fraction | None], seekable: bool) -> StreamAction:
+    """A copied audio stream whose packets do not end at ``--start`` / ``--end``: re-encoded with its own codec
+    (when this build has an encoder for it) so that it starts and ends there within a sample, as ``ffmpeg``
+    does when it re-encodes; else whole packets are copied, and the line says how far off they may be."""
+    if action.kind != "audio" or action.action != "copy":
+        return action
+    inside = _edges_inside_packets(inp if seekable else str(inp.name), action.index, span)
+    if not inside:
+        return action
+    where = f"{inside[0]} falls" if len(inside) == 1 else f"{' and '.join(inside)} fall"
+    encoder = _same_codec_encoder(action.codec)
+    if encoder is None:
+        return dataclasses.replace(action, reason=f"whole packets: {where} inside a packet, and this build "
+                                                  f"has no {action.codec} encoder to cut it there")
+    return dataclasses.replace(action, action="convert", target=_display(encoder), encoder=encoder,
+                               reason=f"re-encoded to cut it exactly: {where} inside a packet")
+
+
+def _same_codec_encoder(codec: str) -> str | None:
+    found = _codec(codec, "w")
+    if found is None or found.type != "audio" or found.experimental:
+        return None
+    return found.name
+
+
+def _edges_inside_packets(source: av.container.InputContainer | str, index: int,
+                          span: tuple[Fraction, Fraction | None]) -> list[str]:
+    """Which of ``--start`` and ``--end`` fall strictly inside one of the stream's packets (each found with
+    one seek of ``source``, an open container or a path to open)."""
+    inside = []
+    try:
+        with contextlib.ExitStack() as stack:
+            inp = source if not isinstance(source, str) else stack.enter_context(av.open(source, "r"))
+            stream = inp.streams[index]
+            for name, edge in (("--start", span[0]), ("--end", span[1])):
+                if edge is not None and _inside_a_packet(inp, stream, edge):
+                    inside.append(name)
+    except (av.error.FFmpegError, ValueError, OSError, IndexError):
+        return []
+    return inside
+
+
+def _inside_a_packet(inp: av.container.InputContainer, stream: av.stream.Stream, edge: Fraction) -> bool:
+    tb = stream.time_base or Fraction(1, 1000)
+    inp.seek(max(0, int(edge / tb)), stream=stream, backward=True, any_frame=True)
+    for packet in inp.demux(stream):
+        ts = packet.pts if packet.pts is not None else packet.dts
+        if packet.size == 0 or ts is None:
+            continue
+        begin = ts * tb
+        finish = begin + (packet.duration or 0) * tb
+        if finish <= edge + _EDGE_TOLERANCE:
+            continue
+        return begin < edge - _EDGE_TOLERANCE
+    return False
+
+
+def _plan_one(stream: av.stream.Stream, fmt: str, timecode: str | None = None) -> StreamAction:
     codec = codec_name(stream)
     kind = stream.type if stream.type in ("audio", "subtitle", "attachment", "video") else "data"
     language = stream.metadata.get("language")
@@ -202,6 +379,11 @@ def _plan_one(stream: av.stream.Stream, fmt: str) -> StreamAction:
         if fmt == "matroska":
             return act("copy")
         return act("drop", f"{fmt} cannot hold attachments")
+    if kind == "data" and is_timecode_track(stream):
+        if fmt in _TIMECODE_FORMATS and timecode is not None:
+            made = "a new tmcd track" if fmt in _MP4_FAMILY else "a tag"
+            return dataclasses.replace(act("keep", f"timecode kept ({timecode}, as {made})"), codec="tmcd")
+        return dataclasses.replace(act("drop", f"{fmt} holds no timecode"), codec="tmcd")
     why_not = cannot_mux(fmt, stream)
     if why_not is None:
         return act("copy")
@@ -360,9 +542,15 @@ def _pick_format(codec: av.codec.Codec, source: av.AudioFormat) -> str:
 
 
 class _AudioConverter:
-    """Decode → resample (when the encoder needs another format, rate or layout) → encode."""
+    """Decode → cut to the span → resample (when the encoder needs another format, rate or layout) → encode.
 
-    def __init__(self, src: av.AudioStream, out: av.container.OutputContainer, encoder: str) -> None:
+    ``length``: the span's length in seconds when the stream is cut to a span (packets arrive on the span's
+    timeline: 0 at ``--start``, negative before it); samples before 0 and from ``length`` on are left out,
+    so the output starts and ends within a sample of the span. ``None``: every sample is kept.
+    """
+
+    def __init__(self, src: av.AudioStream, out: av.container.OutputContainer, encoder: str,
+                 length: Fraction | None = None, cut: bool = False) -> None:
         codec = _codec(encoder, "w")
         assert codec is not None
         dec = src.codec_context
@@ -375,13 +563,40 @@ class _AudioConverter:
         self.stream.time_base = Fraction(1, self.rate)
         self.layout = layout
         self._resampler: av.AudioResampler | None = None
+        self.cut = cut
+        self.length = length
+        self._fed = Fraction(0)  # seconds of audio given to the resampler
+        self._emitted = 0  # samples given to the encoder
 
     def convert(self, packet: av.Packet | None) -> list[av.Packet]:
         frames = self.src.decode(packet)
         out: list[av.Packet] = []
         for frame in frames:
-            out += self._encode(frame)
+            trimmed = self._trim(frame) if self.cut else frame
+            if trimmed is not None:
+                out += self._encode(trimmed)
         return out
+
+    def _trim(self, frame: av.AudioFrame) -> av.AudioFrame | None:
+        """The part of ``frame`` inside the span (``None`` when none is), timed in 1 / its rate."""
+        if frame.pts is None or frame.time_base is None or not frame.sample_rate:
+            return frame
+        rate = frame.sample_rate
+        first = round(frame.pts * frame.time_base * rate)  # the frame's first sample on the span's timeline
+        keep_from = max(0, -first)
+        keep_to = frame.samples if self.length is None else min(frame.samples, round(self.length * rate) - first)
+        if keep_to <= keep_from:
+            return None
+        if (keep_from, keep_to) != (0, frame.samples):
+            data = frame.to_ndarray()
+            per = 1 if frame.format.is_planar else len(frame.layout.channels)
+            cut = av.AudioFrame.from_ndarray(data[:, keep_from * per:keep_to * per].copy(), format=frame.format.name,
+                                             layout=frame.layout.name)
+            cut.sample_rate = rate
+            frame = cut
+        frame.pts = first + keep_from
+        frame.time_base = Fraction(1, rate)
+        return frame
 
     def flush(self) -> list[av.Packet]:
         out = self.convert(None)
@@ -401,10 +616,28 @@ class _AudioConverter:
             # the resampler counts output samples from the first input pts (in 1 / rate units)
             frame.pts = round(frame.pts * frame.time_base * self.rate)
             frame.time_base = Fraction(1, self.rate)
+        if frame is not None and frame.sample_rate:
+            self._fed += Fraction(frame.samples, frame.sample_rate)
         packets: list[av.Packet] = []
         for resampled in self._resampler.resample(frame):
+            if frame is None:  # the resampler pads its last frame to the encoder's frame size: not played
+                left = round(self._fed * self.rate) - self._emitted
+                if left <= 0:
+                    continue
+                if resampled.samples > left:
+                    resampled = _first_samples(resampled, left)
+            self._emitted += resampled.samples
             packets += self.stream.encode(resampled)
         return packets
+
+
+def _first_samples(frame: av.AudioFrame, count: int) -> av.AudioFrame:
+    """The first ``count`` samples of ``frame``, same timing."""
+    data = frame.to_ndarray()
+    width = count if frame.format.is_planar else count * len(frame.layout.channels)
+    cut = av.AudioFrame.from_ndarray(data[:, :width].copy(), format=frame.format.name, layout=frame.layout.name)
+    cut.sample_rate, cut.pts, cut.time_base = frame.sample_rate, frame.pts, frame.time_base
+    return cut
 
 
 class _SubtitleConverter:
@@ -474,49 +707,93 @@ class StreamCopier:
         self._pending: av.Packet | None = None
         self._failed = False
         self._dropping: set[int] = set()
+        self._kinds: dict[int, str] = {}
+        self._end_trimmed: set[int] = set()  # copied audio whose short last packet becomes DiscardPadding
         # --start/--end: packets inside the span only, moved back so the span starts at 0
         span = getattr(info, "source_span", None)
         self._span_start: Fraction = span[0] if span else Fraction(0)
         self._span_end: Fraction | None = span[1] if span else None
+        self._spanned = span is not None
         try:
-            self.plan = plan if plan is not None else _plan(self._in, out.format.name, info.stream_index)
+            self.plan = (plan if plan is not None else
+                         _plan(self._in, out.format.name, info.stream_index, span, seekable=False))
             if strict:
                 self.plan.check_strict(label or Path(str(out.name)).name)
-            for action in self.plan.actions:
-                self._add(action)
+            carried = [a for a in self.plan.actions if a.action in ("copy", "convert") and a.kind != "attachment"]
             for stream in self._in.streams:
-                if stream.index not in self._map:
+                if stream.index not in {a.index for a in carried}:
                     stream.discard = av.stream.Discard.all
-            sources = [self._in.streams[i] for i in self._map]
+            sources = [self._in.streams[a.index] for a in carried]
             if sources and self._span_start > 0:
-                self._in.seek(int(self._span_start * 1_000_000), backward=True)  # AV_TIME_BASE units
-            self._packets: Iterator[av.Packet] = iter(self._in.demux(*sources)) if sources else iter(())
+                # from a little earlier: audio cut at --start decodes the packets before it, and a subtitle
+                # cue that is still on screen at --start began before it
+                back = max((CUE_LOOKBACK if a.kind == "subtitle" else
+                            AUDIO_PREROLL if a.action == "convert" else Fraction(0)) for a in carried)
+                self._in.seek(int(max(Fraction(0), self._span_start - back) * 1_000_000), backward=True)
+            packets: Iterator[av.Packet] = iter(self._in.demux(*sources)) if sources else iter(())
+            primed = [a.index for a in carried if a.kind == "audio" and a.action == "copy"]
+            if out.format.name not in _CODEC_DELAY_FORMATS or self._span_start > 0:
+                primed = []
+            read, skips = _first_skips(packets, primed)
+            for action in self.plan.actions:
+                self._add(action, skips.get(action.index, 0))
+            self._add_timecode_and_chapters()
+            self._packets: Iterator[av.Packet] = itertools.chain(read, packets)
         except BaseException:
             self._in.close()
             raise
 
-    def _add(self, action: StreamAction) -> None:
+    def _add(self, action: StreamAction, priming: int = 0) -> None:
         stream = self._in.streams[action.index]
         if action.action == "drop":
             self._warn(f"skipped {action.kind} stream #{action.index} ({action.codec}): {action.reason}")
             return
+        if action.action == "keep":  # a timecode track: the output's timecode tag (see _add_timecode_and_chapters)
+            return
         if action.kind == "attachment":
             carry_tags(stream, self._out.add_stream_from_template(stream))
             return  # written with the header, no packets
+        self._kinds[action.index] = action.kind
         if action.action == "copy":
+            if action.kind == "audio" and self._out.format.name in _CODEC_DELAY_FORMATS:
+                self._keep_priming(stream, priming)
             target = self._out.add_stream_from_template(stream)
         else:
             assert action.encoder is not None
             converter: _AudioConverter | _SubtitleConverter
             if action.kind == "audio":
                 assert isinstance(stream, av.AudioStream)
-                converter = _AudioConverter(stream, self._out, action.encoder)
+                length = None if self._span_end is None else self._span_end - self._span_start
+                converter = _AudioConverter(stream, self._out, action.encoder, length, cut=self._spanned)
             else:
                 converter = _SubtitleConverter(cast(SubtitleStream, stream), self._out, action.encoder)
             self._converters[action.index] = converter
             target = converter.stream
         carry_tags(stream, target)
         self._map[action.index] = target
+
+    def _keep_priming(self, stream: av.stream.Stream, skip: int) -> None:
+        """Audio copied into Matroska keeps its priming as ``ffmpeg -c copy`` does: the samples the source
+        marks to skip at its start (MP4's edit list: AAC's 1024) become the stream's CodecDelay, so its first
+        packet keeps its negative time, the video stays at 0 and players skip the priming; a short last
+        packet (MP4's trimmed end) becomes DiscardPadding."""
+        self._end_trimmed.add(stream.index)
+        if skip and not set_initial_padding(stream, skip):
+            self._warn(f"audio stream #{stream.index}: its {skip} priming samples are played (this PyAV "
+                       "cannot set the codec delay); every stream is shifted by the same amount")
+
+    def _add_timecode_and_chapters(self) -> None:
+        """The planned start timecode on the output's video stream (MOV/MP4 make a tmcd track of it) and the
+        planned chapters, before the header is written."""
+        video = next(iter(self._out.streams.video), None)
+        if self.plan.timecode is not None and video is not None:
+            video.metadata["timecode"] = self.plan.timecode
+        if self.plan.chapters and hasattr(self._out, "set_chapters"):
+            micro = Fraction(1, 1_000_000)
+            self._out.set_chapters([
+                {"id": ident or k + 1, "start": round(a / micro), "end": round(b / micro), "time_base": micro,
+                 "metadata": dict(tags)}
+                for k, (a, b, ident, tags) in enumerate(self.plan.chapters)])
 
     def mux_until(self, limit: Fraction | None) -> None:
         """Mux packets whose source time is at most ``limit`` seconds (all remaining, flushed, if ``None``)."""
@@ -540,16 +817,12 @@ class StreamCopier:
             if packet.size == 0:  # demuxer flush marker
                 continue
             ts = packet.pts if packet.pts is not None else packet.dts
-            if fresh and ts is not None and (self._span_start or self._span_end is not None):
-                t = ts * packet.time_base
-                if t < self._span_start:
-                    continue  # before the span
-                if self._span_end is not None and t >= self._span_end:
-                    continue  # after it (read on, so the other streams' packets are still seen)
-                shift = round(self._span_start / packet.time_base)
-                packet.pts = None if packet.pts is None else packet.pts - shift
-                packet.dts = None if packet.dts is None else packet.dts - shift
-                ts -= shift
+            if fresh and ts is not None and self._spanned:
+                ts = self._to_span(packet, ts)
+                if ts is None:
+                    continue  # outside the span (read on, so the other streams' packets are still seen)
+            if packet.stream_index in self._end_trimmed:
+                _mark_short_end(packet, self._in.streams[packet.stream_index].codec_context)
             if limit is not None and ts is not None and ts * packet.time_base > limit:
                 self._pending = packet
                 return
@@ -560,14 +833,50 @@ class StreamCopier:
                     packet.stream = target
                     self._out.mux(packet)
                 else:
-                    self._out.mux(converter.convert(packet))
+                    self._out.mux(self._ends_marked(converter, converter.convert(packet)))
             except (av.error.FFmpegError, ValueError) as e:  # e.g. timestamps going backwards
                 self._note_refusal(target, ts, packet.time_base, e)
+
+    def _to_span(self, packet: av.Packet, ts: int) -> int | None:
+        """Place a packet on the span's timeline (0 at ``--start``); ``None`` for one that is left out. A
+        subtitle cue on screen at ``--start`` or ``--end`` is kept, cut there (its text is unchanged);
+        audio cut exactly is decoded from a little before ``--start`` (its converter drops those samples)."""
+        tb = packet.time_base
+        start, end = self._span_start, self._span_end
+        t = ts * tb
+        kind = self._kinds.get(packet.stream_index)
+        if kind == "subtitle" and packet.duration:
+            finish = t + packet.duration * tb
+            if finish <= start or (end is not None and t >= end):
+                return None
+            begin = max(t, start)
+            if end is not None:
+                finish = min(finish, end)
+            ts = round(begin / tb)
+            packet.pts = packet.dts = ts
+            packet.duration = max(1, round(finish / tb) - ts)
+        elif kind == "audio" and packet.stream_index in self._converters:
+            if t + (packet.duration or 0) * tb <= start - AUDIO_PREROLL or (end is not None and t >= end):
+                return None
+        elif t < start or (end is not None and t >= end):
+            return None
+        shift = round(start / tb)
+        packet.pts = None if packet.pts is None else packet.pts - shift
+        packet.dts = None if packet.dts is None else packet.dts - shift
+        return ts - shift
+
+    def _ends_marked(self, converter: _AudioConverter | _SubtitleConverter, packets: list[av.Packet]
+                     ) -> list[av.Packet]:
+        """Re-encoded audio into Matroska: a short last packet's padding as DiscardPadding (see _mark_short_end)."""
+        if isinstance(converter, _AudioConverter) and self._out.format.name in _CODEC_DELAY_FORMATS:
+            for packet in packets:
+                _mark_short_end(packet, converter.stream.codec_context)
+        return packets
 
     def _flush(self) -> None:
         for converter in self._converters.values():
             try:
-                self._out.mux(converter.flush())
+                self._out.mux(self._ends_marked(converter, converter.flush()))
             except (av.error.FFmpegError, ValueError) as e:
                 self._note_refusal(converter.stream, None, None, e)
         self._converters.clear()
@@ -581,6 +890,49 @@ class StreamCopier:
 
     def close(self) -> None:
         self._in.close()
+
+
+#: Packets read ahead at most to find the first packet of each stream whose priming is looked for.
+_PEEK_PACKETS = 2000
+
+
+def _first_skips(packets: Iterator[av.Packet], indices: list[int]) -> tuple[list[av.Packet], dict[int, int]]:
+    """The samples the first packet of each stream in ``indices`` says to skip (``skip_samples`` side data:
+    an MP4 edit list's priming), read ahead from ``packets``; returns the packets read (to be muxed first)."""
+    read: list[av.Packet] = []
+    skips: dict[int, int] = {}
+    waiting = set(indices)
+    try:
+        while waiting and len(read) < _PEEK_PACKETS:
+            packet = next(packets, None)
+            if packet is None:
+                break
+            read.append(packet)
+            if packet.stream_index in waiting and packet.size:
+                waiting.discard(packet.stream_index)
+                if packet.has_sidedata("skip_samples"):
+                    side = bytes(packet.get_sidedata("skip_samples"))
+                    skips[packet.stream_index] = int(struct.unpack_from("<I", side)[0])
+    except (av.error.FFmpegError, ValueError, struct.error):
+        pass  # a damaged start: the copier meets it again and says so
+    return read, skips
+
+
+def _mark_short_end(packet: av.Packet, ctx: Any) -> None:
+    """An audio packet shorter than the codec's frame (MP4's trimmed last packet, an encoder's last) gets the
+    samples to discard at its end as side data, which Matroska writes as DiscardPadding (as ``ffmpeg`` does)."""
+    frame_size = getattr(ctx, "frame_size", 0) if ctx is not None else 0
+    rate = getattr(ctx, "sample_rate", 0) if ctx is not None else 0
+    if not frame_size or not rate or not packet.duration or packet.time_base is None \
+            or packet.has_sidedata("skip_samples"):
+        return
+    samples = round(packet.duration * packet.time_base * rate)
+    if 0 < samples < frame_size:
+        from av.packet import PacketSideData, packet_sidedata_type_from_literal
+
+        side = PacketSideData(packet_sidedata_type_from_literal("skip_samples"), 10)  # type: ignore[call-arg]
+        memoryview(side)[:] = struct.pack("<IIBB", 0, frame_size - samples, 0, 0)
+        packet.set_sidedata(side)
 
 
 def carry_tags(source: av.stream.Stream, target: av.stream.Stream) -> None:

@@ -7,6 +7,7 @@ YUV4MPEG2 on stdout (path ``-``), and :func:`check_writable` to refuse an output
 from __future__ import annotations
 
 import sys
+from collections.abc import Mapping
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
@@ -21,6 +22,7 @@ from av.video.reformatter import VideoReformatter
 
 from edvr_cli import env
 from edvr_cli.errors import EDVRError, OutputError, WarningCallback, first_line
+from edvr_cli.video.avfields import set_stream_sample_aspect_ratio, stream_sample_aspect_ratio_settable
 from edvr_cli.video.colour import (
     PRI_BT709,
     RANGE_FULL,
@@ -29,6 +31,7 @@ from edvr_cli.video.colour import (
     SPC_RGB,
     TRC_BT709,
     ColorInfo,
+    output_tags,
 )
 from edvr_cli.video.convert import plane_layout, planes_to_frame, rgb_to_frame
 from edvr_cli.video.encoder import HVC1_FORMATS, EncoderSettings, MuxerCodecs, choose_encoder, output_format
@@ -36,6 +39,7 @@ from edvr_cli.video.formats import describe_pix_fmt
 from edvr_cli.video.gif import GifPalettizer
 from edvr_cli.video.paths import STDOUT, VIDEO_EXTENSIONS, frame_file_name, is_frame_folder_output
 from edvr_cli.video.planes import PlaneLayout, YUVFrame
+from edvr_cli.video.pngtext import with_text
 from edvr_cli.video.probe import VideoInfo
 from edvr_cli.video.source import SourceVideo, source_video
 from edvr_cli.video.stderr import native_stderr
@@ -62,6 +66,10 @@ _ROTATION_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "3gp", "3g2", "
 _SAR_IN_BITSTREAM = frozenset({"libx264", "libx265", "mpeg4"})
 # Muxers where the video stream is marked "default" (players pick tracks by it).
 _DEFAULT_FLAG_FORMATS = frozenset({"matroska", "webm"})
+# Muxers that keep container tags of any name (checked with this FFmpeg); the mov family only with
+# ``movflags use_metadata_tags`` (else it keeps a fixed set: comment, title ...), which the writer sets.
+_MDTA_FORMATS = frozenset({"mp4", "mov", "ipod"})
+_ANY_TAG_FORMATS = frozenset({"matroska", "webm", "nut", "flv", "asf"}) | _MDTA_FORMATS
 _AV_FIELD_PROGRESSIVE = 1
 
 
@@ -84,11 +92,15 @@ def output_color(info: VideoInfo) -> ColorInfo:
 
 
 def scaled_sample_aspect_ratio(info: VideoInfo, width: int, height: int) -> Fraction | None:
-    """Pixel aspect ratio that keeps the source's display aspect ratio at the new size."""
-    if info.sample_aspect_ratio is None:
+    """Pixel aspect ratio that keeps the source's display aspect ratio at the new size; ``None`` when the
+    source has none (as ``ffmpeg`` leaves it unset), 1 when the result is square and the source had one
+    (an explicit 1:1 stays written)."""
+    source = info.sample_aspect_ratio
+    if source is None and getattr(info, "square_pixels_tagged", False):
+        source = Fraction(1)
+    if source is None:
         return None
-    sar = info.sample_aspect_ratio * Fraction(info.width * height, info.height * width)
-    return sar if sar != 1 else None
+    return source * Fraction(info.width * height, info.height * width)
 
 
 class VideoWriter(_WarningSink):
@@ -116,6 +128,8 @@ class VideoWriter(_WarningSink):
         progressive: the frames were deinterlaced: the stream is flagged progressive.
         encoder, source, stream_plan: what a run's plan already chose (:func:`plan_encoder`), read
             (:func:`~edvr_cli.video.source.inspect`) and planned; None: decided here.
+        metadata: container tags to write (the run's provenance); :func:`keeps_tags` says which
+            muxers keep tags of any name (YUV4MPEG2 keeps none).
 
     Attributes:
         settings: the :class:`~edvr_cli.video.encoder.EncoderSettings` in use; ``str(settings)`` /
@@ -145,8 +159,10 @@ class VideoWriter(_WarningSink):
         encoder: EncoderSettings | None = None,
         source: SourceVideo | None = None,
         stream_plan: StreamPlan | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(on_warning)
+        self.metadata = dict(metadata or {})  # container tags (see keeps_tags for which muxers keep which)
         self.progressive = progressive  # the frames were deinterlaced: flag the stream progressive
         self.planned = encoder is not None  # a run's plan chose the encoder and said what is lost
         self.to_stdout = str(path) == STDOUT
@@ -234,8 +250,11 @@ class VideoWriter(_WarningSink):
         except EDVRError as e:
             raise EDVRError(f"cannot write '{self.label}': unknown container for this extension ({e})") from None
         options = {"strict": "-1"} if fmt == "yuv4mpegpipe" else {}  # >8-bit YUV4MPEG2 is FFmpeg's extension
+        options.update(tag_options(fmt, self.metadata))
         try:
-            return av.open(str(self.path), "w", format=fmt, options=options)
+            out = av.open(str(self.path), "w", format=fmt, options=options)
+            out.metadata.update(self.metadata)
+            return out
         except (ValueError, av.error.FFmpegError) as e:
             raise EDVRError(f"cannot write '{self.label}': unknown container for this extension ({e})") from e
 
@@ -284,14 +303,14 @@ class VideoWriter(_WarningSink):
             self._gif = GifPalettizer(self.width, self.height, self.time_base)
             self._stream = stream
             return settings
-        ctx.colorspace = self.color.matrix
-        ctx.color_range = self.color.range
-        ctx.color_primaries = self.color.primaries
-        ctx.color_trc = self.color.trc
+        # encoded with self.color; tagged as the source was (untagged stays untagged where readers assume the same)
+        ctx.colorspace, ctx.color_range, ctx.color_primaries, ctx.color_trc = output_tags(
+            self.color, codec_name=settings.codec, pix_fmt=settings.pix_fmt, width=self.width, height=self.height)
         ctx.thread_type = "AUTO"
         sar = scaled_sample_aspect_ratio(info, self.width, self.height)
         if sar is not None:
             ctx.sample_aspect_ratio = sar
+            set_stream_sample_aspect_ratio(stream, sar)  # what Matroska and MOV write, as ffmpeg sets it
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         if not self.planned:
@@ -430,6 +449,7 @@ class ImageSequenceWriter(_WarningSink):
     """Write frames as PNG files ``00000000.png, 00000001.png, ...`` into a folder.
 
     ``uint8`` frames give 8-bit PNGs; ``uint16`` frames (from >8-bit sources) give 16-bit PNGs.
+    ``metadata`` tags are written as text chunks of every frame (:mod:`edvr_cli.video.pngtext`).
     Timestamps are accepted for interface parity and ignored (a folder has no timing).
     """
 
@@ -442,9 +462,11 @@ class ImageSequenceWriter(_WarningSink):
         *,
         on_warning: WarningCallback | None = None,
         label: str | None = None,
+        metadata: Mapping[str, str] | None = None,
         **ignored,
     ) -> None:
         super().__init__(on_warning)
+        self.metadata = dict(metadata or {})  # text chunks of every frame
         self.path = Path(folder)
         self.label = label or self.path.name
         self.info = info
@@ -475,6 +497,8 @@ class ImageSequenceWriter(_WarningSink):
             codec.width, codec.height, codec.pix_fmt = self.width, self.height, frame.format.name
             self._encoders[frame.format.name] = codec
         data = b"".join(bytes(packet) for packet in codec.encode(frame))  # type: ignore[attr-defined]
+        if self.metadata:
+            data = with_text(data, self.metadata)
         (self.path / frame_file_name(self.frames_written)).write_bytes(data)
         self.frames_written += 1
 
@@ -491,6 +515,17 @@ class ImageSequenceWriter(_WarningSink):
         self.close()
 
 
+def keeps_tags(format_name: str) -> bool:
+    """Whether a muxer keeps container tags of any name (the mov family with :func:`tag_options`)."""
+    return format_name in _ANY_TAG_FORMATS
+
+
+def tag_options(format_name: str, tags: Mapping[str, str] | None) -> dict[str, str]:
+    """Muxer options that make ``tags`` survive: the mov family keeps keys of its own only with
+    ``movflags use_metadata_tags``."""
+    return {"movflags": "use_metadata_tags"} if tags and format_name in _MDTA_FORMATS else {}
+
+
 def constant_rate(format_name: str) -> bool:
     """Whether a muxer counts frames at a constant rate (AVI, MPEG-PS): frame times are rounded to 1/fps."""
     timed = av.format.Flags.variable_fps.value | av.format.Flags.no_timestamps.value
@@ -505,8 +540,9 @@ def output_notes(info: VideoInfo, format_name: str, codec: str, width: int, heig
     if info.fps is not None and not to_stdout and not info.is_image_sequence and constant_rate(format_name):
         notes.append(f"{format_name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
     sar = scaled_sample_aspect_ratio(info, width, height)
-    if sar is not None and format_name in ("matroska", "webm") and codec not in _SAR_IN_BITSTREAM:
-        # Matroska reads AVStream.sample_aspect_ratio, which PyAV cannot set.
+    if sar is not None and format_name in ("matroska", "webm") and codec not in _SAR_IN_BITSTREAM \
+            and not stream_sample_aspect_ratio_settable():
+        # Matroska reads AVStream.sample_aspect_ratio, which this PyAV gives no way to set (see video.avfields)
         notes.append(f"pixel aspect ratio {sar} is lost: {format_name} with {codec} cannot carry it here")
     if info.rotation and format_name not in _ROTATION_FORMATS:
         notes.append(f"rotation {info.rotation} degrees is lost: {format_name} has no display matrix")
