@@ -150,3 +150,13 @@ def test_strength_zero_is_the_bicubic_upscale_and_one_the_model(scenes, tmp_path
         h = half[k].astype(np.int32)
         assert 0 < np.abs(h - full[k]).mean() < np.abs(zero[k].astype(np.int32) - full[k]).mean()
         assert 0 < np.abs(h - zero[k]).mean()
+
+
+def test_the_dry_run_names_the_report_and_refuses_what_the_run_refuses(scenes, tmp_path, capfd):
+    assert main(["upscale", str(scenes["a"]), str(tmp_path / "out"), "--report", str(tmp_path / "r"),
+                 "--dry-run", *TINY]) == 0
+    assert "report: r.json and r.html, written after the run" in capfd.readouterr().out
+    assert main(["upscale", str(scenes["a"]), "-", "--report", str(tmp_path / "r"), "--dry-run", *TINY]) != 0
+    err = capfd.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--report reads the input and the output again" in err[0]
+    assert not (tmp_path / "r.json").exists() and not (tmp_path / "out").exists()

@@ -158,6 +158,8 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
     if shots_only:
         _print_shots(kind, input_path, output_path, settings)
         return
+    if settings.report is not None:
+        _check_report(kind, input_path, output_path, settings)  # before the run (and its dry run), not after it
     if settings.dry_run:
         _dry_run(kind, input_path, output_path, settings, recursive)
         return
@@ -165,8 +167,6 @@ def run_task(task: str, input_path: Path, output_path: Path, recursive: bool, **
     def warn(message: str) -> None:
         echo_err(f"edvr: warning: {message}")
 
-    if settings.report is not None:
-        _check_report(kind, input_path, output_path, settings)  # before the run, not after it
     if kind != "batch":
         models = load_models(settings)
         with frame_progress(quiet) as progress:

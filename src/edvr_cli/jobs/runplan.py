@@ -522,18 +522,12 @@ def shot_plan(settings: RestoreSettings, info: Any, index: Any, fields: bool) ->
     """``--shots``: auto (cuts found as the frames are read), off, or the cuts of a file as clip frame
     indices (the first frame at or after each time; times outside the span are no cut)."""
     from edvr_cli.digest import sha256_file
-    from edvr_cli.video.shots import SHOT_MODES, cuts_at, read_cut_file
+    from edvr_cli.video.shots import SHOT_MODES, cuts_at, shots_file
 
     mode = settings.shots
     if mode in SHOT_MODES:
         return ShotPlan(mode)
-    path = Path(mode).expanduser()
-    try:
-        times = read_cut_file(path)
-    except OSError as exc:
-        raise UsageError(f"--shots: cannot read '{path}': {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"--shots: {exc}") from None
+    path, times = shots_file(mode)
     origin = info.span[0] if info.span is not None else Fraction(0)
     shown = [t - origin for t in times]  # on the clip's timeline
     if index is not None and index.pts and (index.seekable or info.span is None):
@@ -633,6 +627,11 @@ def plan_lines(plan: RunPlan) -> list[str]:
         lines.append(f"output: {plan.label}: {plan.width}x{plan.height}, encoder {enc.codec}{crf}{preset}, "
                      f"{enc.pix_fmt}, {rate}, {count}")
     lines.append(f"shots: {plan.shot_plan.describe()}")
+    if plan.settings.report is not None:
+        from edvr_cli.report.files import report_paths
+
+        json_path, html_path = report_paths(plan.settings.report)
+        lines.append(f"report: {json_path.name} and {html_path.name}, written after the run")
     if plan.copies_streams:
         lines += [f"stream: {line}" for line in plan.streams.lines()]
     lines.append(provenance_line(plan))

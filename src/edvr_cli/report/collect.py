@@ -124,17 +124,11 @@ class _ShotTracker:
 
 def _shot_tracker(shots: str) -> tuple[_ShotTracker, str | None]:
     """The tracker of ``--shots``; for a file its name too (errors as ``--shots`` gives them)."""
-    from edvr_cli.video.shots import SHOT_MODES, read_cut_file
+    from edvr_cli.video.shots import SHOT_MODES, shots_file
 
     if shots in SHOT_MODES:
         return _ShotTracker(shots), None
-    path = Path(shots).expanduser()
-    try:
-        times = read_cut_file(path)
-    except OSError as exc:
-        raise UsageError(f"--shots: cannot read '{path}': {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise UsageError(f"--shots: {exc}") from None
+    path, times = shots_file(shots)
     return _ShotTracker("file", times), str(path)
 
 

@@ -239,6 +239,19 @@ def read_cut_file(path: str | Path) -> list[Fraction]:
     return parse_cut_times(text, f"'{p.name}'")
 
 
+def shots_file(value: str) -> tuple[Path, list[Fraction]]:
+    """The path and cut times of ``--shots FILE``; what cannot be read is one :class:`UsageError` line."""
+    from edvr_cli.errors import UsageError
+
+    path = Path(value).expanduser()
+    try:
+        return path, read_cut_file(path)
+    except OSError as exc:
+        raise UsageError(f"--shots: cannot read '{path}': {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise UsageError(f"--shots: {exc}") from None
+
+
 def cuts_at(times: Sequence[Fraction], frame_times: Sequence[Fraction]) -> list[int]:
     """Frame indices of cut times: each cut starts at the first frame shown at or after it (times that
     fall on the first frame or past the last are no cut)."""
