@@ -95,7 +95,7 @@ def test_shots_only_lists_the_cuts_as_a_file_reads_them(scenes, tmp_path, capfd)
     assert main(["upscale", str(scenes["joined"]), str(tmp_path / "never"), "--shots-only", *TINY]) == 0
     out = capfd.readouterr().out.splitlines()
     assert out[0].startswith("# 1 cut in 'joined' (2 shots)")
-    assert out[1] == "00:00:00.280  # frame 7"
+    assert out[1] == "00:00.280  # frame 7"
     assert not (tmp_path / "never").exists()
     (tmp_path / "cuts.txt").write_text("\n".join(out) + "\n")
     assert main(["upscale", str(scenes["joined"]), str(tmp_path / "x"), "--shots", str(tmp_path / "cuts.txt"),
@@ -105,7 +105,7 @@ def test_shots_only_lists_the_cuts_as_a_file_reads_them(scenes, tmp_path, capfd)
 
 @pytest.mark.parametrize("content, message", [
     (None, "--shots: cannot read"),
-    ("0.5\nabc\n", "line 2: 'abc' is not a time"),
+    ("0.5\nabc\n", "line 2: cannot read time 'abc'"),
     (b"\xff\xfe\x00bad", "is not a text file of cut times"),
 ])
 def test_a_bad_cut_file_is_one_line(scenes, tmp_path, capfd, content, message):

@@ -72,7 +72,7 @@ class PieceMaker:
         assert seg is not None and seg.index is not None
         index, total = seg.index, seg.index.frames
         lowest = spec.first if spec.first in (plan.shot_plan.cuts or ()) else 0  # a shot begins here
-        start, stop = decode_range(spec, total, seg.aheads, seg.grid, lowest)
+        start, stop = decode_range(spec, total, plan.aheads, plan.grid, lowest)
         ctx = RunContext(plan, warn)
         end = index.seconds(spec.stop) if spec.stop < total else None
         reader = ctx.reader(start=index.seconds(spec.first), end=end, context_before=spec.first - start,

@@ -88,7 +88,7 @@ def run_pipeline(plan: Any, models: Any, reader: Any, writer: Any, write: Write,
     times: dict[int, tuple[int, Fraction]] = {}
     shots = plan.shot_plan.make()
     live = shots is not None and plan.shot_plan.live
-    lowest = -(1 << 62) if clip_start is None else clip_start
+    lowest = -(1 << 62) if clip_start is None else clip_start  # None: no bound before the first frame read
     need = stage_starts(first, plan.aheads, plan.grid, lowest=lowest).decode
     span_end: list[int] = []  # clip index of the first context frame after a span
     read_first: list[int] = []  # clip index of the first frame read

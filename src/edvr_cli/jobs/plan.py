@@ -9,6 +9,8 @@ downloading it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from fractions import Fraction
 
 from edvr_cli.jobs.runplan import RunPlan, make_plan, model_specs, plan_lines, to_download
 from edvr_cli.jobs.settings import RestoreSettings
@@ -36,28 +38,26 @@ def plan_run(input_path: str | os.PathLike, output_path: str | os.PathLike, sett
     return plan_lines(dry_plan(input_path, output_path, settings))
 
 
-def scan_shots(plan: RunPlan, on_progress: object = None) -> list[tuple[int, float]]:
-    """The cuts a run of ``plan`` pads at, found by reading its clip (``--shots-only``): each as (clip
-    frame index, seconds from the input's first frame, as ``--start`` and ``--shots FILE`` count)."""
-    from fractions import Fraction
-
+def scan_shots(plan: RunPlan, on_progress: Callable[[int, int | None], None] | None = None) \
+        -> list[tuple[int, Fraction]]:
+    """The cuts a run of ``plan`` pads at (``--shots-only``): found by reading its clip, or a cut file's
+    placed on its frames; each as (clip frame index, seconds from the input's first frame, as ``--start``
+    and ``--shots FILE`` count)."""
     from edvr_cli.jobs.context import RunContext
     from edvr_cli.video.shots import CutDetector
 
     if plan.shot_plan.mode == "off":
         return []
-    ctx = RunContext(plan)
     origin = plan.info.span[0] if plan.info.span is not None else Fraction(0)
-    times: dict[int, float] = {}
+    times: dict[int, Fraction] = {}
     cuts: list[int] = []
-    detector = CutDetector()
-    with ctx.reader(context_before=0, context_after=0) as reader:
+    detector = CutDetector() if plan.shot_plan.live else None
+    with RunContext(plan).reader(context_before=0, context_after=0) as reader:
         for frame in reader:
-            times[frame.index] = float(origin + Fraction(frame.pts) * frame.time_base)
-            cuts += detector.push(frame.image)
-            if callable(on_progress):
+            times[frame.index] = origin + Fraction(frame.pts) * frame.time_base
+            if detector is not None:
+                cuts += detector.push(frame.image)
+            if on_progress is not None:
                 on_progress(frame.index + 1, plan.frames)
-    cuts += detector.finish()
-    if plan.shot_plan.cuts is not None:  # a file's cuts, placed on the frames
-        cuts = list(plan.shot_plan.cuts)
+    cuts = cuts + detector.finish() if detector is not None else list(plan.shot_plan.cuts or ())
     return [(c, times[c]) for c in cuts if c in times]

@@ -19,11 +19,8 @@ from edvr_cli.errors import UsageError
 from edvr_cli.guard.inputs import check_input
 from edvr_cli.jobs.segplan import (
     SegmentSpec,
-    StageStarts,
     plan_segments,
-    reach,
     segment_frames_on_grid,
-    stage_starts,
 )
 from edvr_cli.jobs.settings import DEFAULT_MODELS, TASK_SCALE, RestoreSettings
 from edvr_cli.jobs.workfolder import RESUME_MIN_FRAMES, work_dir
@@ -95,16 +92,7 @@ class SegmentPlan:
     segment_frames: int
     specs: tuple[SegmentSpec, ...]
     independent: bool
-    aheads: tuple[int, ...]
-    grid: int
     index: Any = None  # FrameIndex when independent
-
-    def starts(self, first: int) -> StageStarts:
-        return stage_starts(first, self.aheads, self.grid)
-
-    @property
-    def reach(self) -> int:
-        return reach(self.aheads, self.grid)
 
 
 @dataclass(frozen=True)
@@ -275,7 +263,7 @@ def make_plan(input_path: str | os.PathLike, output_path_: str | os.PathLike, se
     segments = None
     if resumable:
         execution = _as_recorded(execution, settings, dst)
-        segments = _segments(info, settings, stages, execution.batch, frames, fields, seen.index, shots)
+        segments = _segments(info, settings, execution.batch, frames, fields, seen.index, shots)
         execution = _executor(settings, execution, segments, info, notes)
     source_frames = frames if not fields else _frame_count(info, seen.index, False)
     return RunPlan(src, dst, kind, settings, info, seen.source, deinterlacing, fps, frames, source_frames, stages[0],
@@ -547,16 +535,15 @@ def shot_plan(settings: RestoreSettings, info: Any, index: Any, fields: bool) ->
     return ShotPlan("file", tuple(cuts), str(path), sha256_file(path))
 
 
-def _segments(info: Any, settings: RestoreSettings, stages: tuple[ModelRef, ...], batch: int,
-              frames: int | None, fields: bool, index: Any, shots: ShotPlan) -> SegmentPlan:
+def _segments(info: Any, settings: RestoreSettings, batch: int, frames: int | None, fields: bool, index: Any,
+              shots: ShotPlan) -> SegmentPlan:
     """The segments: independent ones from the frame index when the input can be cut (ending at the
     known cuts near their boundaries), else sequential."""
     n = segment_frames_on_grid(settings.segment_frames, batch)  # the run line says when it was rounded
-    aheads = tuple(s.ahead for s in stages)
     if _independent(info, fields, index):
         cut = plan_segments(index.frames, n, cuts=shots.cuts or (), grid=batch)
-        return SegmentPlan(n, tuple(cut), True, aheads, batch, index)
-    return SegmentPlan(n, tuple(plan_segments(frames, n)) if frames else (), False, aheads, batch)
+        return SegmentPlan(n, tuple(cut), True, index)
+    return SegmentPlan(n, tuple(plan_segments(frames, n)) if frames else (), False)
 
 
 def _executor(settings: RestoreSettings, execution: Execution, segments: SegmentPlan, info: Any,
@@ -702,7 +689,7 @@ def _run_line(plan: RunPlan) -> str:
     how = {"inline": "in this process", "processes": f"on {ex.workers} local worker(s) ({', '.join(ex.devices)})",
            "ray": f"on the Ray cluster '{ex.cluster}' ({ray_workers})"}[ex.executor]
     order = "independent" if seg.independent else "sequential"
-    rounded = f" (whole batches of {seg.grid})" if seg.segment_frames != plan.settings.segment_frames else ""
+    rounded = f" (whole batches of {plan.grid})" if seg.segment_frames != plan.settings.segment_frames else ""
     work = work_dir(plan.dst)
     where = (f"continuing the unfinished run in '{work.name}' (batch {ex.batch}, tiles and threads as recorded)"
              if work.is_dir() and not plan.settings.overwrite else f"in '{work.name}'")

@@ -16,7 +16,6 @@ resumed runs agree with a one-pass run.
 from __future__ import annotations
 
 import bisect
-import re
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -178,7 +177,8 @@ class Shots:
     def add(self, cuts: Iterable[int]) -> None:
         with self._lock:
             for c in cuts:
-                bisect.insort(self._cuts, c) if c not in self._cuts else None
+                if c not in self._cuts:
+                    bisect.insort(self._cuts, c)
 
     @property
     def cuts(self) -> list[int]:
@@ -198,28 +198,22 @@ class Shots:
 
 
 # -- cut files -------------------------------------------------------------------------------------
-_TIME = re.compile(r"^(?:(\d+):)?(?:(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
-
 
 def parse_cut_times(text: str, label: str = "the cut list") -> list[Fraction]:
-    """Cut times from a file's text: one per line, seconds or ``[HH:]MM:SS.mmm``; blank lines and ``#``
-    comments are skipped. Raises ValueError naming the first bad line."""
+    """Cut times from a file's text: one per line, in ``--start``'s syntax (seconds or ``HH:MM:SS.mmm``:
+    :func:`~edvr_cli.video.span.parse_time`); blank lines and ``#`` comments are skipped. Raises
+    ValueError naming the first bad line."""
+    from edvr_cli.video.span import parse_time
+
     out: list[Fraction] = []
     for n, raw in enumerate(text.splitlines(), 1):
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        m = _TIME.match(line)
-        if not m:
-            raise ValueError(f"{label}, line {n}: {line[:40]!r} is not a time (seconds or HH:MM:SS.mmm)")
-        a, b, sec = m.groups()
-        hours, minutes = (int(a), int(b)) if b is not None else (0, int(a) if a is not None else 0)
-        if b is not None and int(b) >= 60 or (a is not None and (minutes >= 60 if b is None else False)):
-            raise ValueError(f"{label}, line {n}: {line[:40]!r} has minutes past 59")
-        seconds = Fraction(sec)
-        if (a is not None) and seconds >= 60:
-            raise ValueError(f"{label}, line {n}: {line[:40]!r} has seconds past 59")
-        out.append(hours * 3600 + minutes * 60 + seconds)
+        try:
+            out.append(parse_time(line))
+        except ValueError as exc:
+            raise ValueError(f"{label}, line {n}: {exc}") from None
         if len(out) > MAX_CUTS:
             raise ValueError(f"{label} lists more than {MAX_CUTS} cuts")
     return out
@@ -263,13 +257,11 @@ def cuts_at(times: Sequence[Fraction], frame_times: Sequence[Fraction]) -> list[
     return sorted(out)
 
 
-def format_cut(index: int, seconds: float) -> str:
-    """One line of a cut list, as :func:`parse_cut_times` reads it back (``HH:MM:SS.mmm  # frame N``)."""
-    ms = int(round(seconds * 1000))
-    h, rest = divmod(ms, 3_600_000)
-    m, rest = divmod(rest, 60_000)
-    s, ms = divmod(rest, 1000)
-    return f"{h:02d}:{m:02d}:{s:02d}.{ms:03d}  # frame {index}"
+def format_cut(index: int, seconds: Fraction) -> str:
+    """One line of a cut list, as :func:`parse_cut_times` reads it back (``MM:SS.mmm  # frame N``)."""
+    from edvr_cli.video.span import format_time
+
+    return f"{format_time(seconds)}  # frame {index}"
 
 
 @dataclass(frozen=True)
