@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Callable
 
+import pytest
+
 Route = Callable[["_Handler", dict], None]
 
 
@@ -451,3 +453,18 @@ def concurrent_import(sources: list, name: str, barrier, results) -> None:
         results.put(("ok", src, result.cached.source_sha256))
     except BaseException as exc:  # reported to the parent, which checks it
         results.put(("error", src, f"{type(exc).__name__}: {exc}"))
+
+
+@pytest.fixture(autouse=True)
+def local_only(monkeypatch):
+    """No test reaches beyond 127.0.0.1 (a test's own server sets its address); retries are quick.
+    Autouse in every test module that imports it."""
+    from edvr_cli.zoo import http
+
+    monkeypatch.setenv("EDVR_DOWNLOAD_TIMEOUT", "5")
+    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
+    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
+    no_real_drive(monkeypatch)
+    for name in ("EDVR_OFFLINE", "HF_HUB_OFFLINE", "EDVR_HF_REPO"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(http, "RETRY_WAIT", 0.01)

@@ -13,23 +13,17 @@ import shutil
 from pathlib import Path
 
 import pytest
-from conftest import GOLDEN
-from fakeservers import closed_port_url, no_real_drive, tiny_entry
 
+from conftest import GOLDEN
 from edvr_cli.cli import main
 from edvr_cli.errors import EDVRError, ModelCacheError, ModelNameError, ModelNotFoundError
 from edvr_cli.zoo import cache, download_model, import_model, model_path, remove_model, resolve_model
 from edvr_cli.zoo.names import check_model_name
 from edvr_cli.zoo.registry import Registry
+from fakeservers import local_only  # noqa: F401 (autouse: no test leaves this machine)
+from fakeservers import closed_port_url, tiny_entry
 
 SR = GOLDEN / "basicsr_sr_tsa.pth"
-
-
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch):
-    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
-    no_real_drive(monkeypatch)
-    monkeypatch.delenv("EDVR_HF_REPO", raising=False)
 
 
 def snapshot(folder: Path) -> dict[str, str]:

@@ -11,17 +11,8 @@ import time
 
 import pytest
 from click.testing import CliRunner
-from conftest import GOLDEN
-from fakeservers import (
-    FakeServer,
-    closed_port_url,
-    files_under,
-    fixture_bytes,
-    no_real_drive,
-    run_in_two_processes,
-    tiny_entry,
-)
 
+from conftest import GOLDEN
 from edvr_cli.cli.weights import weights
 from edvr_cli.errors import (
     ChecksumError,
@@ -30,20 +21,18 @@ from edvr_cli.errors import (
     ModelCacheError,
     ModelNameTakenError,
 )
-from edvr_cli.zoo import Registry, cache, http, import_model, resolve_model
+from edvr_cli.zoo import Registry, cache, import_model, resolve_model
+from fakeservers import local_only  # noqa: F401 (autouse: no test leaves this machine)
+from fakeservers import (
+    FakeServer,
+    files_under,
+    fixture_bytes,
+    run_in_two_processes,
+    tiny_entry,
+)
 
 SR = GOLDEN / "basicsr_sr_tsa.pth"
 NOTSA = GOLDEN / "basicsr_sr_notsa.pth"
-
-
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch):
-    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
-    no_real_drive(monkeypatch)
-    monkeypatch.delenv("EDVR_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("EDVR_HF_REPO", raising=False)
-    monkeypatch.setattr(http, "RETRY_WAIT", 0.01)
 
 
 def file_sha(path) -> str:

@@ -4,30 +4,19 @@ from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
-from conftest import GOLDEN
-from fakeservers import (
-    FakeServer,
-    closed_port_url,
-    fixture_bytes,
-    no_real_drive,
-    tiny_entry,
-)
 
+from conftest import GOLDEN
 from edvr_cli.cli.weights import weights
 from edvr_cli.errors import DownloadError, EDVRError, ModelNotFoundError, OfflineError
-from edvr_cli.zoo import cache, http
+from edvr_cli.zoo import cache
 from edvr_cli.zoo import registry as registry_mod
 from edvr_cli.zoo.registry import Registry, default_registry
-
-
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch):
-    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
-    no_real_drive(monkeypatch)
-    monkeypatch.delenv("EDVR_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("EDVR_HF_REPO", raising=False)
-    monkeypatch.setattr(http, "RETRY_WAIT", 0.01)
+from fakeservers import local_only  # noqa: F401 (autouse: no test leaves this machine)
+from fakeservers import (
+    FakeServer,
+    fixture_bytes,
+    tiny_entry,
+)
 
 
 def run(*args: str, width: int = 80):

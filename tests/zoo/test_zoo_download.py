@@ -8,37 +8,24 @@ import time
 from pathlib import Path
 
 import pytest
+from safetensors import safe_open
+
+from edvr_cli import load_model
+from edvr_cli.errors import ChecksumError, DownloadError, OfflineError
+from edvr_cli.zoo import Registry, cache, resolve_model
+from fakeservers import local_only  # noqa: F401 (autouse: no test leaves this machine)
 from fakeservers import (
     FakeServer,
     closed_port_url,
     drive_env,
     files_under,
     fixture_bytes,
-    no_real_drive,
     sha256_hex,
     tiny_entry,
 )
-from safetensors import safe_open
-
-from edvr_cli import load_model
-from edvr_cli.errors import ChecksumError, DownloadError, OfflineError
-from edvr_cli.zoo import Registry, cache, http, resolve_model
 
 DATA = fixture_bytes()
 SHA = sha256_hex(DATA)
-
-
-@pytest.fixture(autouse=True)
-def _local_only(monkeypatch):
-    """No test reaches beyond 127.0.0.1; retries are quick."""
-    monkeypatch.setenv("EDVR_DOWNLOAD_TIMEOUT", "5")
-    monkeypatch.setenv("HF_ENDPOINT", closed_port_url())
-    no_real_drive(monkeypatch)
-    monkeypatch.setenv("HF_HUB_DISABLE_TELEMETRY", "1")
-    monkeypatch.delenv("EDVR_OFFLINE", raising=False)
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.delenv("EDVR_HF_REPO", raising=False)
-    monkeypatch.setattr(http, "RETRY_WAIT", 0.01)
 
 
 @pytest.fixture

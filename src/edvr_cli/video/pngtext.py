@@ -47,14 +47,24 @@ def _chunk(key: str, value: str) -> bytes:
     return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
 
 
+def text_chunks(tags: Mapping[str, str]) -> bytes:
+    """The text chunks of ``tags`` (made once, written into every frame)."""
+    return b"".join(_chunk(k, v) for k, v in tags.items())
+
+
+def header_end(png: bytes) -> int:
+    """Where a PNG's header (signature and IHDR chunk) ends: text chunks go there."""
+    if png[:8] != SIGNATURE or png[12:16] != b"IHDR":
+        raise NotPNG()
+    return 8 + 8 + int.from_bytes(png[8:12], "big") + 4
+
+
 def with_text(png: bytes, tags: Mapping[str, str]) -> bytes:
     """``png`` with a text chunk for each tag, right after its header (before the image data)."""
     if not tags:
         return png
-    if png[:8] != SIGNATURE or png[12:16] != b"IHDR":
-        raise NotPNG()
-    end = 8 + 8 + int.from_bytes(png[8:12], "big") + 4
-    return png[:end] + b"".join(_chunk(k, v) for k, v in tags.items()) + png[end:]
+    end = header_end(png)
+    return png[:end] + text_chunks(tags) + png[end:]
 
 
 def read_text(path: str | Path, key: str, limit: int) -> str | None:

@@ -39,7 +39,7 @@ from edvr_cli.video.formats import describe_pix_fmt
 from edvr_cli.video.gif import GifPalettizer
 from edvr_cli.video.paths import STDOUT, VIDEO_EXTENSIONS, frame_file_name, is_frame_folder_output
 from edvr_cli.video.planes import PlaneLayout, YUVFrame
-from edvr_cli.video.pngtext import with_text
+from edvr_cli.video.pngtext import header_end, text_chunks
 from edvr_cli.video.probe import VideoInfo
 from edvr_cli.video.source import SourceVideo, source_video
 from edvr_cli.video.stderr import native_stderr
@@ -467,6 +467,7 @@ class ImageSequenceWriter(_WarningSink):
     ) -> None:
         super().__init__(on_warning)
         self.metadata = dict(metadata or {})  # text chunks of every frame
+        self._chunks = text_chunks(self.metadata)  # made once
         self.path = Path(folder)
         self.label = label or self.path.name
         self.info = info
@@ -497,9 +498,13 @@ class ImageSequenceWriter(_WarningSink):
             codec.width, codec.height, codec.pix_fmt = self.width, self.height, frame.format.name
             self._encoders[frame.format.name] = codec
         data = b"".join(bytes(packet) for packet in codec.encode(frame))  # type: ignore[attr-defined]
-        if self.metadata:
-            data = with_text(data, self.metadata)
-        (self.path / frame_file_name(self.frames_written)).write_bytes(data)
+        with open(self.path / frame_file_name(self.frames_written), "wb") as f:
+            if self._chunks:  # the text after the header, without copying the image data again
+                end = header_end(data)
+                view = memoryview(data)
+                f.writelines((view[:end], self._chunks, view[end:]))
+            else:
+                f.write(data)
         self.frames_written += 1
 
     def close(self) -> None:
