@@ -500,7 +500,22 @@ def test_output_folder_moved_mid_resumable_run_says_where_the_segments_are(tmp_p
     rc = main(["upscale", str(src), str(d / "o.mkv"), "--resume", "--segment-frames", "2", *FAST])
     line = one_line(capfd.readouterr().err)
     assert rc != 0
-    assert line.startswith(f"cannot finish 'o.mkv': its folder '{d}' was moved or replaced during the run; "
-                           f"nothing was written at '{d}'; its finished segments are kept in '{d2}/.o.mkv.edvr-work'")
+    assert line == (f"cannot put 'o.mkv' in place: its folder '{d}' was moved or replaced during the run (the "
+                    f"folder edvr was writing in is now '{d2}'); nothing was written at '{d}', its finished segments "
+                    f"are kept in '{d2}/.o.mkv.edvr-work': move the folder back and run the same command again to "
+                    "continue")
     assert snapshot(elsewhere) == {"theirs.txt": hashlib.sha256(b"not yours").hexdigest()}
     assert (d2 / ".o.mkv.edvr-work").is_dir()
+
+
+def test_guard_never_removes_folders_by_their_old_names_after_a_move(tmp_path):
+    """The folders edvr made for an output are not removed once the output's folder moved: by their old
+    names they may now be the user's."""
+    out = tmp_path / "a" / "b" / "o.bin"
+    with pytest.raises(FolderMovedError):
+        with guarded_output(out) as temp:
+            temp.write_bytes(b"work")
+            (tmp_path / "a").rename(tmp_path / "a2")
+            (tmp_path / "a" / "b").mkdir(parents=True)  # the user's new, empty folders
+    assert (tmp_path / "a" / "b").is_dir()
+    assert list((tmp_path / "a2" / "b").iterdir()) == []  # edvr's temporary removed where it went

@@ -243,6 +243,35 @@ def test_other_arguments_refuse_to_mix_and_overwrite_starts_afresh(tmp_path, mon
     assert progress == list(range(8)) and out.exists() and not work_dir(out).exists()  # total first
 
 
+@pytest.mark.parametrize("changed, word", [({"strength": 0.5}, "--strength"), ({"shots": "off"}, "--shots")])
+def test_a_changed_strength_or_shots_refuses_to_mix(tmp_path, monkeypatch, changed, word):
+    """Every setting that changes pixels is in the run record: frames of two strengths never mix."""
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=7)
+    out = tmp_path / "out.mp4"
+    interrupt_at_write(monkeypatch, 5)
+    with pytest.raises(KeyboardInterrupt):
+        restore_video(src, out, settings())
+    monkeypatch.undo()
+    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
+    with pytest.raises(ResumeError, match=f"different {word}"):
+        restore_video(src, out, settings(**changed))
+
+
+def test_the_run_record_holds_every_setting_provenance_records(tmp_path):
+    """The provenance lists the settings that change pixels; a resumed run must match each of them."""
+    from edvr_cli.jobs.provenance import provenance
+    from edvr_cli.jobs.runplan import make_plan
+    from edvr_cli.jobs.segments import run_record
+
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=7)
+    plan = make_plan(src, tmp_path / "out.mp4", settings(dry_run=True))
+    record = run_record(plan)
+    covered = {"version": "edvr_cli", "models": "stage1_sha256", "deinterlaced": "deinterlace"}
+    for key in provenance(plan):
+        name = covered.get(key, key)
+        assert name in record["settings"] or name in record, key
+
+
 def test_changed_input_refuses(tmp_path, monkeypatch):
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
     out = tmp_path / "out.mp4"

@@ -331,6 +331,21 @@ def test_report_option_refuses_an_existing_report_before_the_run(folders, tmp_pa
     assert not out.exists()
 
 
+def test_a_report_failing_after_the_run_says_the_output_was_written(folders, tmp_path, capfd, monkeypatch):
+    import edvr_cli.cli.report as report_cli
+    from edvr_cli.errors import InputError
+
+    def fails(*args, **kw):
+        raise InputError("'out.mkv' has 3 frames, the input 8")
+
+    monkeypatch.setattr(report_cli, "run_report", fails)
+    out = tmp_path / "out.mkv"
+    assert main(["upscale", str(folders["lr"]), str(out), *TINY, "--report", str(tmp_path / "r")]) == 1
+    lines = error_lines(capfd)
+    assert lines == [f"edvr: error: wrote '{out}', but its report failed: 'out.mkv' has 3 frames, the input 8"]
+    assert out.is_file() and not list(tmp_path.glob("r.*"))
+
+
 # --------------------------------------------------------------------------------------- a real run
 
 
@@ -356,3 +371,29 @@ def test_upscale_with_report_and_the_report_command_agree(tmp_path):
     for a, b in zip(pngs["per_shot"], data["per_shot"], strict=True):
         assert a["consistency_psnr"] == pytest.approx(b["consistency_psnr"], abs=0.5)  # 8-bit rounding only
         assert a["flicker_ratio"] == pytest.approx(b["flicker_ratio"], abs=0.05)
+
+
+def test_a_failed_write_leaves_neither_report_file(tmp_path, monkeypatch):
+    """The JSON and the page are both written before either is put in place: a full disk leaves nothing."""
+    import errno
+    import os as _os
+
+    from edvr_cli.report.collect import Report
+    from edvr_cli.report.files import write_report
+
+    real_fsync = _os.fsync
+    calls = []
+
+    def fsync(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the page's write
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_fsync(fd)
+
+    import edvr_cli.report.html as html_mod
+
+    monkeypatch.setattr(_os, "fsync", fsync)
+    monkeypatch.setattr(html_mod, "render", lambda report, name: "<html></html>")
+    with pytest.raises(OSError):
+        write_report(Report({"a": 1}, []), tmp_path / "r", overwrite=False, inputs=[])
+    assert sorted(p.name for p in tmp_path.iterdir()) == []

@@ -111,7 +111,9 @@ def not_empty(ctx: click.Context, param: click.Parameter, value: str | None) -> 
 
 def shots_option(ctx: click.Context, param: click.Parameter, value: str) -> str:
     """``auto``, ``off``, or a file of cut times (read when the run is planned)."""
-    if value in ("auto", "off"):
+    from edvr_cli.video.shots import SHOT_MODES
+
+    if value in SHOT_MODES:
         return value
     if not value.strip() or "\x00" in value:
         raise click.BadParameter("must be auto, off or the path of a file of cut times")

@@ -254,10 +254,13 @@ def _write_report(input_path: Path, output_path: Path, settings: RestoreSettings
     from edvr_cli.cli.report import run_report, summary_line
 
     assert settings.report is not None
-    paths, data = run_report(input_path, output_path, settings.report,
-                             model=settings.model or DEFAULT_MODELS[settings.task], shots=settings.shots,
-                             start=settings.start, end=settings.end, deinterlace=settings.deinterlace,
-                             hf_repo=settings.hf_repo, overwrite=settings.overwrite, quiet=settings.quiet)
+    try:
+        paths, data = run_report(input_path, output_path, settings.report,
+                                 model=settings.model or DEFAULT_MODELS[settings.task], shots=settings.shots,
+                                 start=settings.start, end=settings.end, deinterlace=settings.deinterlace,
+                                 hf_repo=settings.hf_repo, overwrite=settings.overwrite, quiet=settings.quiet)
+    except EDVRError as exc:  # the output is in place: say so in the one line
+        raise EDVRError(f"wrote '{output_path}', but its report failed: {exc}") from exc
     if not settings.quiet:
         echo_err(summary_line(paths, data))
 

@@ -321,11 +321,11 @@ def guarded_output(
                             dir_fd=held.fd)
         except BaseException as exc:
             with signals_deferred():
-                moved = isinstance(exc, Exception) and not isinstance(exc, FolderMovedError) and held.moved()
+                moved = held.moved()
                 held.remove(temp.name)  # where it is, even when the folder was moved meanwhile
                 if not moved:  # (by their old names the made folders now lead elsewhere)
                     _remove_empty(made)  # the folders made for this output, if nothing else went in
-            if moved:
+            if moved and isinstance(exc, Exception) and not isinstance(exc, FolderMovedError):
                 raise held.moved_error(path) from None  # what really went wrong (a write into the old name failed)
             raise
     finally:
@@ -366,13 +366,21 @@ class HeldFolder:
             return True
         return not _same_file(now, self._identity)
 
-    def moved_error(self, target: Path) -> FolderMovedError:
+    def moved_error(self, target: Path, kept: str | None = None) -> FolderMovedError:
+        """What to say when the folder moved: nothing was written by its old name; edvr's temporary output was
+        removed, or (``kept``: the name of what a resumable run keeps in it) is kept where the folder is now."""
         where = self.now()
         now = f" (the folder edvr was writing in is now '{where}')" if where else ""
+        if kept is None:
+            after = "and edvr's temporary output was removed; run again to write it"
+        elif where:
+            after = (f"its finished segments are kept in '{Path(where) / kept}': move the folder back and run the "
+                     "same command again to continue")
+        else:
+            after = "its finished segments went with the folder"
         return FolderMovedError(
             f"cannot put '{target.name}' in place: its folder '{self.folder}' was moved or replaced during the "
-            f"run{now}; nothing was written at '{self.folder}', and edvr's temporary output was removed; "
-            "run again to write it")
+            f"run{now}; nothing was written at '{self.folder}', {after}")
 
     def check_in_place(self, target: Path) -> None:
         """Raise :class:`FolderMovedError` when the folder moved (then nothing may be renamed by its old name)."""

@@ -54,19 +54,9 @@ def provenance(plan: RunPlan) -> dict[str, Any]:
 
 
 def _shots(plan: RunPlan) -> dict[str, Any]:
-    """``auto`` or ``off``; for a file of cuts the file's SHA-256, not its path."""
-    mode = plan.settings.shots
-    if mode in ("auto", "off"):
-        return {"shots": mode}
-    digest = getattr(getattr(plan, "shot_plan", None), "sha256", None)  # read once, when the plan was made
-    if digest is None:
-        from edvr_cli.digest import sha256_file
-
-        try:
-            digest = sha256_file(Path(mode).expanduser())
-        except OSError:
-            digest = None
-    return {"shots": "file", "shots_sha256": digest}
+    """``auto`` or ``off``; for a file of cuts the file's SHA-256 (read when the plan was made), not its path."""
+    shots = plan.shot_plan
+    return {"shots": shots.mode} if shots.mode != "file" else {"shots": "file", "shots_sha256": shots.sha256}
 
 
 def encode(record: dict[str, Any]) -> str:
@@ -141,11 +131,15 @@ def _shots_words(record: dict[str, Any]) -> str:
     return _text(record.get("shots"))
 
 
+def _size_words(record: dict[str, Any]) -> str:
+    size = record.get("size")
+    return f"{_text(size[0])}x{_text(size[1])}" if isinstance(size, list) and len(size) == 2 else _text(size)
+
+
 def summary(record: dict[str, Any]) -> str:
     """One line: ``edvr 0.1.0 upscale, edvr-tiny (sha256 3c1f…), fp32, whole frames, 128x96, ...``."""
     models = ", ".join(f"{_text(m.get('name'), 60)} ({_digest(m.get('sha256'), 16)})" for m in _models(record))
-    size = record.get("size")
-    size_words = f"{_text(size[0])}x{_text(size[1])}" if isinstance(size, list) and len(size) == 2 else _text(size)
+    size_words = _size_words(record)
     return (f"edvr {_text(record.get('version'), 40)} {_text(record.get('task'), 20)}, {models}, "
             f"{_text(record.get('precision'), 10)}, tiles {tile_words(record)}, {size_words}, "
             f"padding {_text(record.get('padding'), 30)}, deinterlace {_deinterlace_words(record)}, "
@@ -163,8 +157,7 @@ def describe(record: dict[str, Any]) -> list[str]:
     for n, model in enumerate(_models(record)):
         label = "model" if n == 0 else "stage 2" if n == 1 else f"stage {n + 1}"
         lines.append(f"{label}: {_text(model.get('name'))}, {_digest(model.get('sha256'))}")
-    size = record.get("size")
-    size_words = f"{_text(size[0])}x{_text(size[1])}" if isinstance(size, list) and len(size) == 2 else _text(size)
+    size_words = _size_words(record)
     lines += [
         f"precision: {_text(record.get('precision'))}",
         f"tiles: {tile_words(record)}",
@@ -192,9 +185,10 @@ def plan_line(plan: RunPlan) -> str:
 
 def notes(settings: RestoreSettings, kind: OutputKind, fmt: str | None) -> list[str]:
     """The plan's note when an output asked to carry provenance cannot (a container without tags)."""
+    from edvr_cli.video.paths import OutputKind
     from edvr_cli.video.writer import keeps_tags
 
-    if not settings.provenance or kind.value != "file" or fmt is None or keeps_tags(fmt):
+    if not settings.provenance or kind is not OutputKind.FILE or fmt is None or keeps_tags(fmt):
         return []
     return [f"{fmt} output cannot carry the provenance tag '{TAG}' (at most a one-line comment): `edvr info` "
             "will not show the models and settings; mkv, mp4 and mov can (or pass --no-provenance)"]

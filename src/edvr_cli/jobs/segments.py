@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from collections import deque
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 from edvr_cli import __version__
 from edvr_cli.errors import InputError, JoinError, ResumeError
-from edvr_cli.guard.output import FolderMovedError, HeldFolder, move_into_place
+from edvr_cli.guard.output import HeldFolder, move_into_place
 from edvr_cli.jobs import segplan
 from edvr_cli.jobs.context import RunContext
 from edvr_cli.jobs.join import assemble
@@ -33,7 +32,11 @@ def run_resumable(plan: RunPlan, models: Any, ctx: RunContext) -> int:
     assert plan.segments is not None
     work = WorkFolder(plan.dst, run_record(plan), frames_output=plan.kind is OutputKind.FRAMES)
     work.open(fresh=plan.settings.overwrite)
-    held = HeldFolder(plan.dst.parent)
+    try:
+        held = HeldFolder(plan.dst.parent)
+    except BaseException:
+        work.close()
+        raise
     try:
         if not work.finished:
             if plan.segments.independent:
@@ -42,18 +45,13 @@ def run_resumable(plan: RunPlan, models: Any, ctx: RunContext) -> int:
                 _sequential_segments(plan, models, ctx, work)
         final = assemble(work, plan.output_info, ctx.warn, ctx.tags)
         work.record_assembly(final)
+        held.check_in_place(plan.dst)
         move_into_place(final, plan.dst, overwrite=plan.settings.overwrite, inputs=[plan.src],
                         folder=not work.suffix)
     except BaseException as exc:
         if held.moved():  # nothing is touched by its old name: that path leads elsewhere now
-            where = held.now()
-            held.close()
-            kept = (f"; its finished segments are kept in '{Path(where) / work.path.name}': move the folder back "
-                    "and run the same command again to continue") if where else ""
-            raise FolderMovedError(
-                f"cannot finish '{plan.dst.name}': its folder '{plan.dst.parent}' was moved or replaced during the "
-                f"run; nothing was written at '{plan.dst.parent}'{kept}") from exc
-        held.close()
+            work.close()
+            raise held.moved_error(plan.dst, kept=work.path.name) from exc
         work.discard_partial()
         kept = ""
         if work.segments and not isinstance(exc, JoinError):  # a rerun continues after them
@@ -66,7 +64,8 @@ def run_resumable(plan: RunPlan, models: Any, ctx: RunContext) -> int:
         if mapped is not None:
             raise mapped from exc
         raise
-    held.close()
+    finally:
+        held.close()
     work.remove()
     return work.frames_done
 
@@ -100,6 +99,9 @@ def run_record(plan: RunPlan) -> dict[str, Any]:
             "size": [plan.width, plan.height],
             "deinterlace": s.deinterlace,
             "span": [str(t) if t is not None else None for t in (plan.info.span or ())],
+            "shots": plan.shot_plan.mode,
+            "shots_sha256": plan.shot_plan.sha256,  # a cut file's content, not its path
+            "strength": float(s.strength),
         },
     }
     if plan.kind is OutputKind.FRAMES:  # the frames carry the provenance of the run that made them

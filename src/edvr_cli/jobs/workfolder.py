@@ -151,7 +151,8 @@ def differences(recorded: Any, wanted: Any, prefix: str = "") -> list[str]:
 
 
 _WORDS = {"input": "input file", "task": "command", "stage1_sha256": "model", "stage2_sha256": "--stage2 model",
-          "edvr_cli": "edvr-cli version", "segment_frames": "segment length", "output": "output kind"}
+          "edvr_cli": "edvr-cli version", "segment_frames": "segment length", "output": "output kind",
+          "shots_sha256": "--shots file"}
 
 
 def _describe(keys: list[str]) -> str:

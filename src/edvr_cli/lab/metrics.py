@@ -61,10 +61,12 @@ def calculate_psnr(img, img2, crop_border: int = 0, y_channel: bool = False) -> 
         y_channel: measure on the BT.601 Y channel (16-235) instead of RGB.
     """
     a, b = _prepare(img, img2, crop_border, y_channel)
-    mse = float(np.mean((a - b) ** 2))
-    if mse == 0:
-        return float("inf")
-    return 10.0 * math.log10(255.0**2 / mse)
+    return psnr_of_mse(float(np.mean((a - b) ** 2)))
+
+
+def psnr_of_mse(mse: float, peak: float = 255.0) -> float:
+    """PSNR in dB of a mean squared error of values whose peak is ``peak`` (``inf`` for 0)."""
+    return float("inf") if mse <= 0 else 10.0 * math.log10(peak**2 / mse)
 
 
 def mean_psnr(preds: Iterable, gts: Iterable, crop_border: int = 0, y_channel: bool = False) -> float:

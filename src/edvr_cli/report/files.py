@@ -38,15 +38,20 @@ def check_report(base: str | os.PathLike, *, overwrite: bool, inputs: Iterable[s
 
 def write_report(report: Report, base: str | os.PathLike, *, overwrite: bool,
                  inputs: Iterable[str | os.PathLike]) -> tuple[Path, Path]:
-    """Write ``PATH.json`` and ``PATH.html`` (each complete or not at all); returns their paths."""
-    from edvr_cli.guard.output import write_file
+    """Write ``PATH.json`` and ``PATH.html`` through the output guard, both written before either is put in
+    place (a failed write, such as a full disk, leaves neither); returns their paths."""
+    from edvr_cli.guard.output import guarded_output
     from edvr_cli.report.html import render
 
     inputs = list(inputs)
     json_path, html_path = report_paths(base)
-    check_report(base, overwrite=overwrite, inputs=inputs)
     text = json.dumps(report.data, indent=2, allow_nan=False) + "\n"
     page = render(report, json_path.name)
-    write_file(json_path, text, overwrite=overwrite, inputs=inputs)
-    write_file(html_path, page, overwrite=overwrite, inputs=inputs)
+    with guarded_output(json_path, overwrite=overwrite, inputs=inputs) as json_temp, \
+            guarded_output(html_path, overwrite=overwrite, inputs=inputs) as html_temp:
+        for temp, content in ((json_temp, text), (html_temp, page)):
+            with open(temp, "wb") as f:
+                f.write(content.encode("utf-8"))
+                f.flush()
+                os.fsync(f.fileno())
     return json_path, html_path

@@ -8,7 +8,6 @@ frames, so the report streams. :class:`Resampler` is MATLAB's bicubic ``imresize
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,11 +22,25 @@ ENERGY_FLOOR = (0.5 / 255.0) ** 2
 _LUMA = np.array([0.2126, 0.7152, 0.0722], dtype=np.float32)
 
 
+def _banded(m: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A resize matrix ``(out, in)`` as its few taps per output: source indices and weights ``(taps, out)``
+    (bicubic touches 4 inputs per output, more when shrinking; rows with fewer taps get zero weights)."""
+    nz = m != 0
+    first = np.where(nz.any(axis=1), nz.argmax(axis=1), 0)
+    last = np.where(nz.any(axis=1), m.shape[1] - 1 - nz[:, ::-1].argmax(axis=1), 0)
+    taps = max(1, int((last - first).max()) + 1)  # the span of each row (a tap inside it may weigh 0)
+    idx = np.minimum(first[None, :] + np.arange(taps)[:, None], m.shape[1] - 1)
+    w = np.take_along_axis(m, idx.T, axis=1).T.astype(np.float32)
+    w[first[None, :] + np.arange(taps)[:, None] > m.shape[1] - 1] = 0.0
+    return idx, w
+
+
 class Resampler:
     """MATLAB-bicubic resize of ``(H, W, 3)`` frames from one size to another (antialiased when shrinking).
 
-    The two axis matrices are those of :func:`edvr_cli.lab.imresize.resize_matrix`, built once; a resize
-    is two float32 matrix products per frame. Results are clipped to [0, 1] (frames are images).
+    The axis weights are those of :func:`edvr_cli.lab.imresize.resize_matrix`, built once and kept as
+    their few taps per output pixel (the matrices are banded), so a resize costs a few multiply-adds per
+    output value. Results are clipped to [0, 1] (frames are images).
 
     Args:
         in_hw: input ``(height, width)``.
@@ -38,15 +51,22 @@ class Resampler:
         from edvr_cli.lab.imresize import resize_matrix
 
         self.in_hw, self.out_hw = in_hw, out_hw
-        self._mh = resize_matrix(in_hw[0], out_hw[0], out_hw[0] / in_hw[0]).numpy().astype(np.float32)
-        self._mwt = resize_matrix(in_hw[1], out_hw[1], out_hw[1] / in_hw[1]).numpy().astype(np.float32).T.copy()
+        self._rows = _banded(resize_matrix(in_hw[0], out_hw[0], out_hw[0] / in_hw[0]).numpy())
+        self._cols = _banded(resize_matrix(in_hw[1], out_hw[1], out_hw[1] / in_hw[1]).numpy())
 
     def __call__(self, img: np.ndarray) -> np.ndarray:
         if img.shape[:2] != self.in_hw:
             raise ValueError(f"expected a {self.in_hw[1]}x{self.in_hw[0]} frame, got {img.shape[1]}x{img.shape[0]}")
-        chw = np.ascontiguousarray(np.asarray(img, dtype=np.float32).transpose(2, 0, 1))
-        out = self._mh @ chw @ self._mwt
-        return np.clip(out, 0.0, 1.0).transpose(1, 2, 0)
+        x = np.asarray(img, dtype=np.float32)
+        idx, w = self._rows
+        rows = np.zeros((self.out_hw[0], x.shape[1], 3), dtype=np.float32)
+        for k in range(idx.shape[0]):
+            rows += w[k][:, None, None] * x[idx[k]]
+        idx, w = self._cols
+        out = np.zeros((self.out_hw[0], self.out_hw[1], 3), dtype=np.float32)
+        for k in range(idx.shape[0]):
+            out += w[k][None, :, None] * rows[:, idx[k]]
+        return np.clip(out, 0.0, 1.0)
 
 
 def mse(a: np.ndarray, b: np.ndarray) -> float:
@@ -58,11 +78,11 @@ def mse(a: np.ndarray, b: np.ndarray) -> float:
 
 
 def psnr_of_mse(value: float) -> float:
-    """PSNR in dB of a mean squared error on the [0, 1] scale (peak 1, i.e. 255 on the 8-bit scale),
-    capped at :data:`PSNR_CAP` (identical images)."""
-    if value <= 10.0 ** (-PSNR_CAP / 10.0):
-        return PSNR_CAP
-    return -10.0 * math.log10(value)
+    """PSNR in dB of a mean squared error on the [0, 1] scale (:func:`edvr_cli.lab.metrics.psnr_of_mse`
+    with peak 1), capped at :data:`PSNR_CAP` (identical images)."""
+    from edvr_cli.lab.metrics import psnr_of_mse as lab_psnr
+
+    return min(PSNR_CAP, lab_psnr(value, peak=1.0))
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
