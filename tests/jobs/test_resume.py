@@ -223,14 +223,19 @@ def test_mp4_output_timing_matches_one_pass(tmp_path):
     assert probe(tmp_path / "joined.mp4").rotation == 90
 
 
-def test_other_arguments_refuse_to_mix_and_overwrite_starts_afresh(tmp_path, monkeypatch, capfd):
-    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=7)
-    out = tmp_path / "out.mp4"
+def interrupted_run(src, out, monkeypatch) -> None:
+    """A resumable run of ``src`` into ``out`` stopped by Ctrl-C at its 5th write (its first segments kept)."""
     interrupt_at_write(monkeypatch, 5)
     with pytest.raises(KeyboardInterrupt):
         restore_video(src, out, settings())
     monkeypatch.undo()
     monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
+
+
+def test_other_arguments_refuse_to_mix_and_overwrite_starts_afresh(tmp_path, monkeypatch, capfd):
+    src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=7)
+    out = tmp_path / "out.mp4"
+    interrupted_run(src, out, monkeypatch)
     with pytest.raises(ResumeError, match=r"different --crf.*--overwrite"):
         restore_video(src, out, settings(crf=30))
     rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "--tile", "0", "-q", "--resume",
@@ -248,11 +253,7 @@ def test_a_changed_strength_or_shots_refuses_to_mix(tmp_path, monkeypatch, chang
     """Every setting that changes pixels is in the run record: frames of two strengths never mix."""
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=7)
     out = tmp_path / "out.mp4"
-    interrupt_at_write(monkeypatch, 5)
-    with pytest.raises(KeyboardInterrupt):
-        restore_video(src, out, settings())
-    monkeypatch.undo()
-    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
+    interrupted_run(src, out, monkeypatch)
     with pytest.raises(ResumeError, match=f"different {word}"):
         restore_video(src, out, settings(**changed))
 
@@ -275,11 +276,7 @@ def test_the_run_record_holds_every_setting_provenance_records(tmp_path):
 def test_changed_input_refuses(tmp_path, monkeypatch):
     src = make_clip(tmp_path / "in.mp4", width=32, height=24, frames=5)
     out = tmp_path / "out.mp4"
-    interrupt_at_write(monkeypatch, 5)
-    with pytest.raises(KeyboardInterrupt):
-        restore_video(src, out, settings())
-    monkeypatch.undo()
-    monkeypatch.setattr(segplan, "SHORTEST_TAIL", 1)
+    interrupted_run(src, out, monkeypatch)
     make_clip(src, width=32, height=24, frames=6)
     with pytest.raises(ResumeError, match="different input file"):
         restore_video(src, out, settings())
