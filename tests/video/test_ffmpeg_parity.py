@@ -17,7 +17,7 @@ import av
 import numpy as np
 import pytest
 
-from clips import AUDIO_RATE, make_clip, pattern_rgb
+from clips import AUDIO_RATE, has_encoder, make_clip, pattern_rgb
 from conftest import GOLDEN
 from edvr_cli.video import FrameReader, open_writer, probe
 from edvr_cli.video.colour import (
@@ -324,3 +324,312 @@ def test_an_explicit_square_pixel_aspect_ratio_is_written(tmp_path):
             transcode(src, out, codec=codec)
             with av.open(str(out)) as c:
                 assert c.streams.video[0].sample_aspect_ratio == (Fraction(1) if src is square else None), out
+
+
+# -- review of the stream copying: audio ends, chapter tracks, one plan, timecode, damaged packets ------------
+
+
+def tone_clip(path: Path, codec: str, rate: int = AUDIO_RATE, frames: int = 12) -> Path:
+    """A clip with a mono tone in ``codec`` at ``rate`` as long as its video, muxed as the extension says."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25, width=32, height=32, options={"crf": "20"})
+        audio = out.add_stream(codec, rate=rate, layout="mono")
+        out.start_encoding()
+        size = audio.codec_context.frame_size or 1024
+        for k in range(frames):
+            frame = av.VideoFrame.from_ndarray(pattern_rgb(k, 32, 32), format="rgb24").reformat(format="yuv420p")
+            frame.pts = k
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        samples = frames * rate // 25
+        tone = (0.2 * np.sin(2 * np.pi * 440 * np.arange(samples) / rate)).astype(np.float32)[None, :]
+        resampler = av.AudioResampler(format=audio.codec_context.format.name, layout="mono", rate=rate,
+                                      frame_size=size)
+        source = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        source.sample_rate, source.pts, source.time_base = rate, 0, Fraction(1, rate)
+        for chunk in [*resampler.resample(source), *resampler.resample(None)]:
+            out.mux(audio.encode(chunk))
+        out.mux(audio.encode(None))
+    return path
+
+
+def decoded_samples(path: Path) -> int:
+    return decoded_audio(path)[1]
+
+
+@pytest.mark.parametrize(("codec", "rate"), [("aac", 48000), ("libmp3lame", 44100)])
+def test_audio_copied_from_matroska_into_matroska_keeps_every_sample(tmp_path, codec, rate):
+    """Matroska times packets in milliseconds: a 1024-sample AAC packet at 48 kHz is 21 ms, 1008 samples by its
+    duration; before, every packet was taken for a short last one and lost 16 samples (47376 of 48128 decoded
+    over a second; MP3 at 44.1 kHz: 1147 of 1152)."""
+    if not has_encoder(codec):
+        pytest.skip(f"no {codec} encoder")
+    src = tone_clip(tmp_path / "in.mkv", codec, rate)
+    writer = transcode(src, tmp_path / "out.mkv")
+    assert writer.stream_summary == [] and writer.warnings == []
+    assert decoded_samples(tmp_path / "out.mkv") == decoded_samples(src)
+
+
+def subtitled_with_chapters(path: Path) -> Path:
+    """An MP4 with 4 chapters and a 2-cue mov_text subtitle (4 samples: the muxer ends each cue with an empty
+    one), as many samples as chapters."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25, width=32, height=32, options={"crf": "20"})
+        out.set_chapters([{"id": k + 1, "start": 120 * k, "end": 120 * (k + 1), "time_base": Fraction(1, 1000),
+                           "metadata": {"title": title}} for k, title in enumerate(("One", "Two", "Three", "Four"))])
+        subs = out.add_mux_stream("mov_text")
+        subs.time_base = Fraction(1, 1000)
+        subs.metadata["language"] = "eng"
+        for k in range(12):
+            frame = av.VideoFrame.from_ndarray(pattern_rgb(k, 32, 32), format="rgb24").reformat(format="yuv420p")
+            frame.pts = k
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        for start, text in ((0, "Hello"), (240, "World")):
+            packet = av.Packet(len(text).to_bytes(2, "big") + text.encode())
+            packet.stream = subs
+            packet.pts = packet.dts = start
+            packet.duration = 100
+            packet.time_base = Fraction(1, 1000)
+            out.mux(packet)
+    return path
+
+
+def cue_texts(path: Path) -> list[str]:
+    with av.open(str(path)) as c:
+        stream = c.streams.subtitles[0]
+        texts = []
+        for packet in c.demux(stream):
+            decoded = stream.decode2(packet) if packet.size else None
+            for rect in decoded or ():
+                text = rect.ass.decode().split(",", 8)[-1]
+                if text:
+                    texts.append(text)
+        return texts
+
+
+def test_a_subtitle_with_as_many_samples_as_chapters_is_kept(tmp_path):
+    """Before, a mov_text track with as many samples as the file has chapters was taken for the chapter titles
+    and dropped; now only one whose samples are the titles at the chapters' starts is."""
+    src = subtitled_with_chapters(tmp_path / "in.mp4")
+    with av.open(str(src)) as c:
+        subtitle = c.streams.subtitles[0]
+        assert subtitle.frames == len(c.chapters()) == 4
+    writer = transcode(src, tmp_path / "out.mkv")
+    lines = writer.stream_plan.lines()
+    assert "subtitle #1 mov_text [eng] → subrip (matroska cannot hold mov_text)" in lines
+    assert "4 chapter(s) kept" in lines
+    assert cue_texts(tmp_path / "out.mkv") == ["Hello", "World"]
+    assert [title for _a, _b, title in chapters(tmp_path / "out.mkv")] == ["One", "Two", "Three", "Four"]
+
+
+def test_a_resumable_run_with_a_span_uses_the_dry_runs_stream_plan(tmp_path, monkeypatch):
+    """The join's copier follows the run's plan: before, it planned the streams again and opened the input once
+    more per copied audio stream to look at the span's edges (4 opens here, 1 more than a one-pass run)."""
+    import os
+
+    import edvr_cli.video.streams as streams_module
+    from edvr_cli.jobs.run import restore_video
+    from edvr_cli.jobs.settings import RestoreSettings
+
+    src = make_clip(tmp_path / "av.mkv", width=32, height=24, frames=12, audio=True, subtitles=[(0, 200, "hi")])
+    opened: list[str] = []
+    planned: list[str] = []
+    real_open, real_plan = av.open, streams_module._plan
+
+    def counting_open(target, *args, **kw):
+        if isinstance(target, (str, os.PathLike)) and os.fspath(target) == str(src):
+            opened.append(os.fspath(target))
+        return real_open(target, *args, **kw)
+
+    def counting_plan(*args, **kw):
+        planned.append("plan")
+        return real_plan(*args, **kw)
+
+    monkeypatch.setattr(av, "open", counting_open)
+    monkeypatch.setattr(streams_module, "_plan", counting_plan)
+    settings = RestoreSettings(model=SR, device="cpu", precision="fp32", tile=0, quiet=True, resume=True,
+                               segment_frames=4, start="0.04")
+    result = restore_video(src, tmp_path / "o.mkv", settings)
+    assert result.frames == 11
+    assert result.streams == ["audio #1 aac → aac (re-encoded to cut it exactly: --start falls inside a packet)"]
+    assert len(planned) == 1  # the plan the dry run prints
+    assert len(opened) == 3  # as a one-pass run: inspected, read, and its other streams copied once (the join)
+    with av.open(str(tmp_path / "o.mkv")) as c:
+        assert [s.type for s in c.streams] == ["video", "audio", "subtitle"]
+
+
+def test_only_mov_and_mp4_get_a_new_tmcd_track(tmp_path):
+    """The ipod (.m4v), 3gp ... muxers write no tmcd track from the tag (read back with FFmpeg 8): before, the
+    plan said "timecode kept (01:00:00:10, as a new tmcd track)" for .m4v and the output had none."""
+    from edvr_cli.video.streams import plan_streams
+
+    src = timecoded(tmp_path / "in.mov")
+    for ext, fmt in (("m4v", "ipod"), ("3gp", "3gp")):
+        lines = plan_streams(probe(src), tmp_path / f"out.{ext}").lines()
+        assert f"data #2 tmcd [eng] dropped ({fmt} holds no timecode)" in lines
+    writer = transcode(src, tmp_path / "out.m4v")
+    assert "data #2 tmcd [eng] dropped (ipod holds no timecode)" in writer.stream_summary
+    assert [tc for _kind, tc in timecodes(tmp_path / "out.m4v")] == [None, None]  # the video, the chapter titles
+    mkv = timecoded(tmp_path / "in.mkv")  # a tag, no track
+    assert "timecode 01:00:00:10 dropped (ipod holds no timecode)" in plan_streams(probe(mkv), "ipod").summary()
+    assert "timecode 01:00:00:10 kept" in plan_streams(probe(mkv), "mp4").lines()
+
+
+def test_lost_timecode_and_chapters_are_in_the_summary_and_strict_streams_refuses(tmp_path, capfd):
+    """Before, a timecode or chapters the output cannot hold were named only by the dry run's stream lines: a run
+    said nothing of them and --strict-streams let them go."""
+    from edvr_cli.cli import main
+    from edvr_cli.errors import StreamError
+
+    src = timecoded(tmp_path / "in.mkv")
+    lost = ["timecode 01:00:00:10 dropped (avi holds no timecode)", "2 chapter(s) dropped (avi holds no chapters)"]
+    out = tmp_path / "out.avi"
+    rc = main(["upscale", str(src), str(out), "--model", SR, "--device", "cpu", "--strict-streams", "--quiet"])
+    err = capfd.readouterr().err
+    assert rc != 0 and "--strict-streams" in err and all(line in err for line in lost), err
+    assert not out.exists() and not [p for p in tmp_path.iterdir() if p.name != "in.mkv"]
+    with pytest.raises(StreamError):
+        transcode(src, tmp_path / "strict.avi", strict_streams=True)
+    assert not (tmp_path / "strict.avi").exists()
+    writer = transcode(src, out)
+    assert writer.stream_summary == lost and writer.warnings[-2:] == lost
+
+
+class _DamagedInput:
+    """An open input whose demuxer fails at its first packet (as at a damaged one)."""
+
+    def __init__(self, real):
+        self._real = real
+
+    def __getattr__(self, name):
+        return getattr(self._real, name)
+
+    def demux(self, *streams):
+        yield from ()
+        raise av.error.InvalidDataError(1094995529, "Invalid data found when processing input")
+
+
+def test_a_damaged_packet_in_the_priming_read_ahead_is_reported(tmp_path, monkeypatch):
+    """The copier reads ahead for AAC's priming (MP4 into Matroska); before, a damaged packet there ended the
+    copying without the warning a damaged packet later gets."""
+    import io
+    import os
+
+    from edvr_cli.video.streams import StreamCopier, plan_streams
+
+    src = make_clip(tmp_path / "in.mp4", width=32, height=32, frames=12, audio=True)
+    info = probe(src)
+    plan = plan_streams(info, "matroska")
+    real_open = av.open
+
+    def damaged(target, *args, **kw):
+        opened = real_open(target, *args, **kw)
+        is_src = isinstance(target, (str, os.PathLike)) and os.fspath(target) == str(src)
+        return _DamagedInput(opened) if is_src else opened
+
+    monkeypatch.setattr(av, "open", damaged)
+    warnings: list[str] = []
+    with real_open(io.BytesIO(), "w", format="matroska") as out:
+        out.add_stream("ffv1", rate=25, width=32, height=32)
+        copier = StreamCopier(info, out, warnings.append, plan=plan)
+        out.start_encoding()
+        copier.mux_until(None)
+        copier.close()
+    assert warnings == ["stopped copying audio/subtitles at a damaged packet: "
+                        "[Errno 1094995529] Invalid data found when processing input"]
+
+
+@pytest.fixture
+def unknown_build(monkeypatch):
+    """PyAV / FFmpeg versions whose struct layouts video.avfields does not know."""
+    from edvr_cli.video import avfields
+
+    monkeypatch.setattr(avfields, "_known_build", lambda: False)
+    avfields._layout_supported.cache_clear()
+    yield
+    avfields._layout_supported.cache_clear()
+
+
+def test_an_unknown_build_reads_no_memory_and_the_plan_says_the_aspect_is_lost(tmp_path, unknown_build):
+    import edvr_cli.video.writer as writer_module
+    from edvr_cli.video import avfields
+
+    with av.open(str(tmp_path / "probe.mkv"), "w") as out:
+        stream = out.add_stream("ffv1", rate=25, width=16, height=16)
+        assert avfields._checked_pointer(stream) is None
+        assert not avfields.set_stream_sample_aspect_ratio(stream, Fraction(4, 3))
+        assert not avfields.set_initial_padding(out.add_stream("pcm_s16le", rate=44100), 1024)
+        assert not avfields.stream_sample_aspect_ratio_settable()
+    src = make_clip(tmp_path / "in.mp4", width=48, height=36, frames=3, sample_aspect_ratio=Fraction(4, 3))
+    lost = "pixel aspect ratio 4/3 is lost: matroska with ffv1 cannot carry it here"
+    assert writer_module.output_notes(probe(src), "matroska", "ffv1", 48, 36) == [lost]
+    writer = transcode(src, tmp_path / "out.mkv", codec="ffv1")
+    assert writer.warnings == [lost]
+    with av.open(str(tmp_path / "out.mkv")) as c:
+        assert c.streams.video[0].sample_aspect_ratio in (None, Fraction(1))  # the field was left alone
+    square = make_clip(tmp_path / "square.mp4", width=32, height=32, frames=3, sample_aspect_ratio=Fraction(1))
+    assert writer_module.output_notes(probe(square), "matroska", "ffv1", 32, 32) == []  # nothing a player misses
+
+
+def test_a_stream_whose_field_cannot_be_set_says_the_aspect_is_lost(tmp_path, monkeypatch):
+    """Where the layout is known but one stream's field cannot be set, the writer and the join say so (before,
+    the result of setting it was ignored)."""
+    import edvr_cli.video.avfields as avfields
+    import edvr_cli.video.writer as writer_module
+    from edvr_cli.jobs.run import restore_video
+    from edvr_cli.jobs.settings import RestoreSettings
+
+    monkeypatch.setattr(writer_module, "set_stream_sample_aspect_ratio", lambda stream, sar: False)
+    monkeypatch.setattr(avfields, "set_stream_sample_aspect_ratio", lambda stream, sar: False)
+    src = make_clip(tmp_path / "in.mp4", width=48, height=36, frames=3, sample_aspect_ratio=Fraction(4, 3))
+    lost = "pixel aspect ratio 4/3 is lost: matroska with ffv1 cannot carry it here"
+    assert transcode(src, tmp_path / "out.mkv", codec="ffv1").warnings == [lost]
+    assert transcode(src, tmp_path / "h264.mkv").warnings == []  # in the H.264 bitstream
+    settings = RestoreSettings(model=SR, device="cpu", precision="fp32", tile=0, quiet=True, codec="ffv1",
+                               resume=True, segment_frames=2)
+    result = restore_video(src, tmp_path / "joined.mkv", settings)
+    assert lost in result.warnings
+
+
+@pytest.mark.parametrize(("timecode", "fps", "frames", "expected"), [
+    ("00:00:59;24", Fraction(25), 1, "00:01:00:00"),  # ';' at 25 fps counts every frame (none is skipped)
+    ("00:00:59;23", Fraction(24), 1, "00:01:00:00"),
+    ("01:00:00;10", Fraction(25), 0, "01:00:00:10"),  # written as it counts
+    ("00:00:59;59", Fraction(60000, 1001), 1, "00:01:00;04"),  # 59.94: ;00 to ;03 are skipped
+    ("00:00:59;29", Fraction(2997, 100), 1, "00:01:00;02"),  # a measured 29.97 is 30000/1001
+    ("00:00:59.29", Fraction(30000, 1001), 0, "00:00:59.29"),  # unchanged when not moved
+])  # fmt: skip
+def test_drop_frame_only_at_its_rates(timecode, fps, frames, expected):
+    assert advance_timecode(timecode, frames, fps) == expected
+
+
+def test_drop_frame_counting_only_at_its_rates():
+    assert timecode_to_frames("00:01:00;00", Fraction(25)) == 1500
+    assert timecode_to_frames("00:01:00;02", Fraction(30000, 1001)) == 1800
+    assert frames_to_timecode(1800, Fraction(25), drop=True) == "00:01:12:00"
+    assert frames_to_timecode(1800, Fraction(30000, 1001), drop=True) == "00:01:00;02"
+
+
+def test_a_frames_field_at_or_past_the_rate_names_no_frame(tmp_path):
+    from edvr_cli.video.timecode import timecode_problem
+
+    assert timecode_problem("01:00:00:25", Fraction(25)) == "its frames field 25 is not below the frame rate 25"
+    assert timecode_problem("01:00:00:24", Fraction(25)) is None
+    assert timecode_problem("01:00:00:29", Fraction(30000, 1001)) is None
+    assert timecode_problem("01:00:00:25", None) is None  # the rate unknown: kept as it is
+    assert timecode_to_frames("01:00:00:25", Fraction(25)) is None
+    assert advance_timecode("01:00:00:25", 5, Fraction(25)) == "01:00:00:25"
+    src = tmp_path / "in.mkv"
+    with av.open(str(src), "w") as out:  # Matroska keeps any text as the tag
+        video = out.add_stream("libx264", rate=25, width=32, height=32)
+        video.metadata["timecode"] = "01:00:00:30"
+        for k in range(3):
+            frame = av.VideoFrame.from_ndarray(pattern_rgb(k, 32, 32), format="rgb24").reformat(format="yuv420p")
+            frame.pts = k
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    writer = transcode(src, tmp_path / "out.mkv")
+    said = "timecode 01:00:00:30 dropped (its frames field 30 is not below the frame rate 25)"
+    assert writer.stream_plan.timecode is None and writer.stream_summary == [said] and said in writer.warnings
+    assert timecodes(tmp_path / "out.mkv") == [("video", None)]

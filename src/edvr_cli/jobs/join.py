@@ -7,11 +7,15 @@ import os
 import shutil
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from edvr_cli.errors import JoinError, WarningCallback
 from edvr_cli.guard.output import remove_path
 from edvr_cli.jobs.workfolder import WorkFolder
 from edvr_cli.video.paths import frame_file_name
+
+if TYPE_CHECKING:
+    from edvr_cli.video.streams import StreamPlan
 
 
 def continuous_dts(pts: list[int], delay: int) -> list[int]:
@@ -36,16 +40,18 @@ def needed_delay(pts: list[int]) -> int:
     return max((i - rank[i] for i in range(len(pts))), default=0)
 
 
-def assemble(work: WorkFolder, info, warn: WarningCallback, metadata: Mapping[str, str] | None = None) -> Path:
+def assemble(work: WorkFolder, info, warn: WarningCallback, metadata: Mapping[str, str] | None = None,
+             streams: StreamPlan | None = None) -> Path:
     """Join the finished segments into ``assembly<ext>`` inside the work folder; returns its path.
 
     ``metadata``: the container tags of the joined video (the run's provenance); frames carry theirs
-    in every file already."""
+    in every file already. ``streams``: the run's plan of the source's other streams, carried into the
+    joined video (``None``: none are)."""
     target = work.path / f"assembly{work.suffix}"
     remove_path(target)
     try:
         if work.suffix:
-            _remux(work, info, target, warn, metadata or {})
+            _remux(work, info, target, warn, metadata or {}, streams)
         else:
             _link_frames(work, info, target, warn)
     except BaseException:
@@ -95,13 +101,14 @@ def _continuous_dts_of(paths: list[Path]) -> list[int]:
     return continuous_dts(pts, delay)
 
 
-def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback, metadata: Mapping[str, str]) -> None:
+def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback, metadata: Mapping[str, str],
+           streams: StreamPlan | None) -> None:
     import av
     import av.error
 
-    from edvr_cli.video.avfields import set_stream_sample_aspect_ratio
+    from edvr_cli.video.avfields import set_stream_sample_aspect_ratio, stream_sample_aspect_ratio_settable
     from edvr_cli.video.encoder import output_format
-    from edvr_cli.video.writer import StreamCopier, tag_options
+    from edvr_cli.video.writer import StreamCopier, sar_is_lost, sar_lost_note, tag_options
 
     paths = [work.path / work.name(s.index) for s in work.segments]
     try:
@@ -118,15 +125,19 @@ def _remux(work: WorkFolder, info, target: Path, warn: WarningCallback, metadata
             video = out.add_stream_from_template(template)
             if info.fps:  # the container's frame-rate field (Matroska's default duration), not 1 / time base
                 video.codec_context.framerate = info.fps
-            if template.sample_aspect_ratio:  # the stream's own field (Matroska, MOV), which templates leave out
-                set_stream_sample_aspect_ratio(video, template.sample_aspect_ratio)
+            sar = template.sample_aspect_ratio
+            # the stream's own field (Matroska, MOV), which templates leave out; where it cannot be set, a
+            # note says so (the plan's when no stream's field can be set here, else this one)
+            if sar and not set_stream_sample_aspect_ratio(video, sar) and stream_sample_aspect_ratio_settable() \
+                    and sar_is_lost(sar, out.format.name, template.codec_context.name):
+                warn(sar_lost_note(sar, out.format.name, template.codec_context.name))
         except BaseException:
             out.close()
             raise
     copier = None
     try:
-        if not info.is_image_sequence:
-            copier = StreamCopier(info, out, warn)
+        if streams is not None and not info.is_image_sequence:
+            copier = StreamCopier(info, out, warn, plan=streams)
         out.start_encoding()
         for path in paths:
             with av.open(str(path)) as container:

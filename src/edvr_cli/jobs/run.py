@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from edvr_cli.errors import WarningCallback
@@ -60,14 +61,14 @@ def execute(plan: RunPlan, models: Models, *, on_progress: Callable[[int, int | 
         on_progress(0, plan.frames)  # the total, when it is known, before the first frame
     for note in plan.notes:
         ctx.warn(note)
-    _use_threads(plan)
     start = time.perf_counter()
-    if plan.resumable:
-        from edvr_cli.jobs.segments import run_resumable
+    with _threads(plan):
+        if plan.resumable:
+            from edvr_cli.jobs.segments import run_resumable
 
-        done = run_resumable(plan, models, ctx)
-    else:
-        done = _one_pass(plan, models, ctx)
+            done = run_resumable(plan, models, ctx)
+        else:
+            done = _one_pass(plan, models, ctx)
     ctx.report_nonfinite()
     streams = plan.streams.summary() if plan.copies_streams else []
     return RestoreResult(plan.src, plan.dst, done, time.perf_counter() - start, ctx.warnings, ctx.encoder, streams)
@@ -92,10 +93,19 @@ def _one_pass(plan: RunPlan, models: Models, ctx: Any) -> int:
         raise
 
 
-def _use_threads(plan: RunPlan) -> None:
-    """This process's torch threads as the plan says, when it restores here on the CPU."""
+@contextlib.contextmanager
+def _threads(plan: RunPlan) -> Iterator[None]:
+    """This process's torch threads as the plan says while it restores here on the CPU; the caller's count
+    afterwards (a library call leaves torch as it found it)."""
     ex = plan.execution
-    if ex.threads and ex.device == "cpu" and ex.executor == "inline":
-        import torch
+    if not (ex.threads and ex.device == "cpu" and ex.executor == "inline"):
+        yield
+        return
+    import torch
 
-        torch.set_num_threads(ex.threads)
+    before = torch.get_num_threads()
+    torch.set_num_threads(ex.threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)

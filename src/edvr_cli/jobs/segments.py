@@ -43,7 +43,7 @@ def run_resumable(plan: RunPlan, models: Any, ctx: RunContext) -> int:
                 _independent_segments(plan, models, ctx, work)
             else:
                 _sequential_segments(plan, models, ctx, work)
-        final = assemble(work, plan.output_info, ctx.warn, ctx.tags)
+        final = assemble(work, plan.output_info, ctx.warn, ctx.tags, plan.streams if plan.copies_streams else None)
         work.record_assembly(final)
         held.check_in_place(plan.dst)
         move_into_place(final, plan.dst, overwrite=plan.settings.overwrite, inputs=[plan.src],

@@ -11,20 +11,30 @@
   priming. PyAV copies the field from a template stream, so it is set on the input stream (the
   template) before the output stream is made from it.
 
-Every access is checked against values PyAV reports for the same struct (the stream's index, time
-base, disposition and the struct's class name; the audio parameters' codec, rate, channels and
-frame size) before anything is written; where a check fails (another PyAV object layout, another
-FFmpeg ABI) nothing is written and the caller is told (``False``), so it can say what is lost.
+Nothing is read at all unless PyAV, libavformat and libavcodec are of the major versions whose
+layouts are written down here, on a Python with the GIL (a free-threaded build has a larger object
+header). Then every access is checked against values PyAV reports for the same struct (the stream's
+index, time base, disposition and the struct's class name; the audio parameters' codec, rate,
+channels and frame size) before anything is written; where a check fails (another PyAV object layout,
+another FFmpeg ABI) nothing is written and the caller is told (``False``), so it can say what is lost.
 """
 
 from __future__ import annotations
 
 import ctypes
+import sysconfig
 from fractions import Fraction
 from functools import cache
 from typing import Any
 
 import av
+
+#: PyAV majors whose ``Stream`` starts with ``AVStream *ptr`` after its vtable (av/stream.pxd, 12.0 to 18.x).
+_KNOWN_PYAV = range(12, 19)
+#: libavformat majors (FFmpeg 7, 8) with ``AVStream.av_class`` first and the offsets below; libavcodec
+#: majors of the same FFmpeg (AVCodecParameters).
+_KNOWN_LIBAVFORMAT = (61, 62)
+_KNOWN_LIBAVCODEC = (61, 62)
 
 _PTR = ctypes.sizeof(ctypes.c_void_p)
 #: PyAV's ``Stream`` object: PyObject header (refcount, type), the Cython vtable, then ``AVStream *ptr``.
@@ -45,10 +55,29 @@ def _pointer(address: int) -> int | None:
     return ctypes.c_void_p.from_address(address).value
 
 
+def _major(version: object) -> int | None:
+    try:
+        return int(version[0]) if isinstance(version, tuple) else int(str(version).split(".")[0])
+    except (ValueError, IndexError):
+        return None
+
+
+def _known_build() -> bool:
+    """Whether this PyAV, FFmpeg and Python are ones whose layouts this module knows; else no memory is read."""
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        return False
+    libraries = getattr(av, "library_versions", {})
+    return _major(getattr(av, "__version__", "")) in _KNOWN_PYAV \
+        and _major(libraries.get("libavformat", ())) in _KNOWN_LIBAVFORMAT \
+        and _major(libraries.get("libavcodec", ())) in _KNOWN_LIBAVCODEC
+
+
 @cache
 def _layout_supported() -> bool:
-    """PyAV objects and FFmpeg structs as this module reads them: checked once on a stream of a memory
-    output, whose values are known."""
+    """PyAV objects and FFmpeg structs as this module reads them: a known build (see :func:`_known_build`),
+    checked once on a stream of a memory output, whose values are known."""
+    if not _known_build():
+        return False
     try:
         with av.open(_Sink(), "w", format="matroska") as out:
             stream = out.add_stream("ffv1", rate=25, width=16, height=16)
@@ -77,8 +106,9 @@ class _Sink:
 
 
 def _checked_pointer(stream: Any) -> int | None:
-    """The ``AVStream *`` of a PyAV stream, or ``None`` when the layout is not the one checked here."""
-    if type(stream).__basicsize__ < _STREAM_PTR_OFFSET + _PTR:
+    """The ``AVStream *`` of a PyAV stream, or ``None`` when the layout is not the one checked here (nothing is
+    read on a build this module does not know)."""
+    if not _known_build() or type(stream).__basicsize__ < _STREAM_PTR_OFFSET + _PTR:
         return None
     ptr = _pointer(id(stream) + _STREAM_PTR_OFFSET)
     known = {id(getattr(stream, name, None)) for name in ("container", "metadata", "codec_context", "index_entries")}
@@ -133,12 +163,6 @@ def _audio_parameters(stream: Any) -> int | None:
     if ctx.frame_size and _int(par + _PAR_SAMPLE_RATE + 8) != ctx.frame_size:
         return None
     return par
-
-
-def initial_padding(stream: Any) -> int | None:
-    """``AVCodecParameters.initial_padding`` of an audio stream (``None`` when it cannot be read here)."""
-    par = _audio_parameters(stream)
-    return None if par is None else _int(par + _PAR_SAMPLE_RATE + 12)
 
 
 def set_initial_padding(stream: Any, samples: int) -> bool:

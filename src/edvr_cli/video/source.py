@@ -136,8 +136,8 @@ def inspect(
             info = replace(info, span=span)
         source = source_of(stream, first, info)
         index = index_packets(container, stream, p, info.time_base, seen)  # first: the stream plan may seek
-        streams = (plan_streams(container, output_format, video_index=info.stream_index, span=info.source_span)
-                   if output_format else StreamPlan(""))
+        streams = (plan_streams(container, output_format, video_index=info.stream_index, span=info.source_span,
+                                origin=info.origin) if output_format else StreamPlan(""))
     return Inspection(info, source, streams, index)
 
 

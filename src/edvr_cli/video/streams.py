@@ -29,7 +29,14 @@ from av.subtitles.stream import SubtitleStream
 from edvr_cli.errors import StreamError, WarningCallback, first_line
 from edvr_cli.video.avfields import set_initial_padding
 from edvr_cli.video.encoder import MuxerCodecs, output_format
-from edvr_cli.video.timecode import advance_timecode, frames_before, is_timecode_track, source_timecode
+from edvr_cli.video.timecode import (
+    advance_timecode,
+    frames_before,
+    is_timecode_track,
+    source_timecode,
+    timecode_problem,
+)
+from edvr_cli.video.timing import rescale, ticks
 
 # Stream metadata worth carrying over (muxers regenerate the rest, e.g. handler_name, encoder).
 KEPT_METADATA = ("language", "title")
@@ -56,8 +63,11 @@ _LOSSLESS_AUDIO_TARGETS: dict[str, tuple[str, ...]] = {"matroska": ("flac",), "o
 #: Containers that only take some sample rates (MXF: 48 kHz).
 _FORCED_RATE = {"mxf": 48000}
 
-#: Muxers that keep a start timecode (MOV/MP4 as a ``tmcd`` track made from the tag, the others as a tag).
-_TIMECODE_FORMATS = _MP4_FAMILY | {"matroska", "webm", "mxf", "mxf_d10", "mxf_opatom", "gxf"}
+#: Muxers that make a ``tmcd`` track of the video stream's ``timecode`` tag (the rest of the MP4 family
+#: (ipod, 3gp, ismv, f4v ...) writes none unless asked to).
+_TMCD_FORMATS = frozenset({"mov", "mp4"})
+#: Muxers that keep a start timecode (MOV/MP4 as a new ``tmcd`` track, the others as a tag), as read back.
+_TIMECODE_FORMATS = _TMCD_FORMATS | {"matroska", "webm", "mxf", "mxf_d10", "mxf_opatom", "gxf"}
 #: Muxers that keep chapters.
 _CHAPTER_FORMATS = frozenset({"mp4", "mov", "ipod", "matroska", "webm"})
 #: Matroska writes an audio stream's priming (``initial_padding``) as CodecDelay and trimmed ends as DiscardPadding.
@@ -131,13 +141,15 @@ class StreamAction:
 class StreamPlan:
     """The fate of every input stream besides the restored video, for one output container; with the
     start timecode the output gets and the chapters it keeps (times in seconds on the output's timeline:
-    ``(start, end, id, tags)``), and a line each on them (``notes``)."""
+    ``(start, end, id, tags)``), and a line each on them (``notes``); ``lost``: those of the notes that say
+    the output loses the source's timecode or chapters."""
 
     container: str
     actions: tuple[StreamAction, ...] = ()
     timecode: str | None = None
     chapters: tuple[tuple[Fraction, Fraction, int, tuple[tuple[str, str], ...]], ...] = ()
     notes: tuple[str, ...] = ()
+    lost: tuple[str, ...] = ()
 
     @property
     def copied(self) -> list[StreamAction]:
@@ -156,11 +168,13 @@ class StreamPlan:
         return [a.describe() for a in self.actions] + list(self.notes)
 
     def summary(self) -> list[str]:
-        """One line per stream that is not copied as it is (conversions, then drops)."""
-        return [a.describe() for a in (*self.converted, *self.dropped)]
+        """One line per stream that is not copied as it is (conversions, then drops), then the timecode and
+        chapters the output loses."""
+        return [a.describe() for a in (*self.converted, *self.dropped)] + list(self.lost)
 
     def check_strict(self, label: str) -> None:
-        """Raise :class:`StreamError` when any stream would be converted or dropped."""
+        """Raise :class:`StreamError` when any stream would be converted or dropped, or the timecode or
+        chapters lost."""
         changed = self.summary()
         if changed:
             raise StreamError(
@@ -175,6 +189,7 @@ def plan_streams(
     *,
     video_index: int | None = None,
     span: tuple[Fraction, Fraction | None] | None = None,
+    origin: Fraction | None = None,
 ) -> StreamPlan:
     """What becomes of each non-video stream of ``source`` in ``container``; writes nothing.
 
@@ -186,6 +201,8 @@ def plan_streams(
         span: ``--start``/``--end`` on the container's timeline (``info.source_span`` when ``source`` is a
             VideoInfo): audio whose packets do not end at the span's edges is re-encoded with its own
             codec to be cut there exactly, chapters are cut to the span and the timecode advanced to it.
+        origin: the video's first frame on the container's timeline (``info.origin`` when ``source`` is a
+            VideoInfo; else 0): the timecode names that frame.
 
     Raises:
         EDVRError: the output extension names no container FFmpeg can write.
@@ -197,11 +214,13 @@ def plan_streams(
         video_index = source.stream_index
     if span is None:
         span = getattr(source, "source_span", None)
+    if origin is None:
+        origin = getattr(source, "origin", None) or Fraction(0)
     if isinstance(source, av.container.InputContainer):  # read to its end (the frame index): free to seek
-        return _plan(source, fmt, video_index, span)
+        return _plan(source, fmt, video_index, span, origin)
     path = getattr(source, "path", source)
     with av.open(str(path), "r") as opened:
-        return _plan(opened, fmt, video_index, span)
+        return _plan(opened, fmt, video_index, span, origin)
 
 
 def _format_name(container: str | Path) -> str:
@@ -211,83 +230,123 @@ def _format_name(container: str | Path) -> str:
 
 
 def _plan(inp: av.container.InputContainer, fmt: str, video_index: int | None,
-          span: tuple[Fraction, Fraction | None] | None = None, seekable: bool = True) -> StreamPlan:
-    """The plan (see :func:`plan_streams`); ``seekable``: ``inp`` may be seeked (else the checks of the span's
-    edges open the file again)."""
+          span: tuple[Fraction, Fraction | None] | None, origin: Fraction) -> StreamPlan:
+    """The plan (see :func:`plan_streams`); seeks ``inp`` (to look at the chapter tracks' samples and at the
+    audio packets at the span's edges)."""
     if video_index is None:
         main = [s for s in inp.streams.video if not s.disposition & av.stream.Disposition.attached_pic]
         video_index = main[0].index if main else -1
     video = inp.streams[video_index] if 0 <= video_index < len(inp.streams) else None
-    timecode = _span_timecode(inp, video, span)
-    actions = [_chapter_titles(stream) if _is_chapter_track(inp, stream) else _plan_one(stream, fmt, timecode)
-               for stream in inp.streams if stream.index != video_index]
+    timecode, unusable = _span_timecode(inp, video, span, origin)
+    actions = [_chapter_titles(stream, fmt) if _is_chapter_track(inp, stream)
+               else _plan_one(stream, fmt, timecode, unusable) for stream in inp.streams if stream.index != video_index]
     if span is not None:
-        actions = [_cut_exactly(inp, a, span, seekable) for a in actions]
+        actions = [_cut_exactly(inp, a, span) for a in actions]
     notes: list[str] = []
+    lost: list[str] = []
     said = any(a.codec == "tmcd" for a in actions)  # a timecode track's line says it already
+    if unusable is not None and not said:
+        lost.append(f"timecode {source_timecode(inp, video)} dropped ({unusable})")
     if timecode is not None:
         if fmt in _TIMECODE_FORMATS:
-            at = " at --start" if span is not None and span[0] > (_origin(video) or 0) else ""
+            at = " at --start" if span is not None and span[0] > origin else ""
             notes += [] if said else [f"timecode {timecode}{at} kept"]
         else:
-            notes += [] if said else [f"timecode {timecode} dropped ({fmt} holds no timecode)"]
+            lost += [] if said else [f"timecode {timecode} dropped ({fmt} holds no timecode)"]
             timecode = None
-    chapters, chapter_lines = _span_chapters(inp, fmt, span)
-    notes += chapter_lines
-    return StreamPlan(fmt, tuple(actions), timecode, chapters, tuple(notes))
+    chapters, chapter_lines, chapters_lost = _span_chapters(inp, fmt, span)
+    lost += chapters_lost
+    notes += lost + chapter_lines
+    return StreamPlan(fmt, tuple(actions), timecode, chapters, tuple(notes), tuple(lost))
 
 
 def _is_chapter_track(inp: av.container.InputContainer, stream: av.stream.Stream) -> bool:
     """A QuickTime chapter track (the chapters' titles as text samples), which the chapters carry: FFmpeg marks
-    the one its 'chap' reference names as discarded data; a text track of a MOV/MP4 with chapters that has as
-    many samples as there are chapters is taken for one too (FFmpeg 8 reads its own so)."""
+    the one its 'chap' reference names as discarded data; a text track of a MOV/MP4 with chapters whose samples
+    are the chapters' titles at their starts is taken for one too (FFmpeg 8 reads its own so). Any other text
+    track is a subtitle, even with as many cues as there are chapters."""
     if stream.type not in ("subtitle", "data") or "mov" not in (inp.format.name or ""):
         return False
     if stream.discard == av.stream.Discard.all:
         return True
+    if stream.type != "subtitle" or codec_name(stream) != "mov_text":
+        return False
     try:
-        chapters = len(inp.chapters())
+        chapters = inp.chapters()
     except (AttributeError, av.error.FFmpegError):
         return False
-    return stream.type == "subtitle" and codec_name(stream) == "mov_text" and chapters > 0 \
-        and stream.frames == chapters
+    return bool(chapters) and stream.frames == len(chapters) and _holds_chapter_titles(inp, stream, chapters)
 
 
-def _chapter_titles(stream: av.stream.Stream) -> StreamAction:
+#: Packets read after a seek, at most, to find a chapter track's sample there.
+_CHAPTER_PEEK_PACKETS = 500
+
+
+def _holds_chapter_titles(inp: av.container.InputContainer, stream: av.stream.Stream,
+                          chapters: list[Any]) -> bool:
+    """Whether ``stream``'s samples are the chapters' titles, each at its chapter's start (one seek and a
+    few packets read per chapter)."""
+    tb = stream.time_base
+    if tb is None:
+        return False
+    try:
+        for chapter in chapters:
+            start = rescale(chapter["start"], Fraction(chapter["time_base"] or Fraction(1, 1000)), tb)
+            inp.seek(start, stream=stream, backward=True, any_frame=True)
+            packet = next((p for p in itertools.islice(inp.demux(), _CHAPTER_PEEK_PACKETS)
+                           if p.stream_index == stream.index and p.size), None)
+            if packet is None or packet.pts is None or abs(packet.pts - start) > 1:
+                return False
+            if _mov_text(bytes(packet)) != (chapter["metadata"].get("title") or "").strip():
+                return False
+    except (av.error.FFmpegError, ValueError, OSError):
+        return False
+    return True
+
+
+def _mov_text(sample: bytes) -> str:
+    """The text of a QuickTime / 3GPP text sample (a 16-bit length, then UTF-8 or BOM-marked UTF-16)."""
+    text = sample[2:2 + int.from_bytes(sample[:2], "big")]
+    if text.startswith((b"\xfe\xff", b"\xff\xfe")):
+        return text.decode("utf-16", "replace").strip()
+    return text.decode("utf-8", "replace").strip()
+
+
+def _chapter_titles(stream: av.stream.Stream, fmt: str) -> StreamAction:
+    carried = "carried as the chapters" if fmt in _CHAPTER_FORMATS else "dropped with the chapters"
     return StreamAction(stream.index, "subtitle" if stream.type == "subtitle" else "data", codec_name(stream), "keep",
-                        reason="chapter titles (carried as the chapters)", language=stream.metadata.get("language"))
-
-
-def _origin(video: av.stream.Stream | None) -> Fraction | None:
-    if video is None or video.start_time is None or video.time_base is None:
-        return None
-    return video.start_time * video.time_base
+                        reason=f"chapter titles ({carried})", language=stream.metadata.get("language"))
 
 
 def _span_timecode(inp: av.container.InputContainer, video: av.stream.Stream | None,
-                   span: tuple[Fraction, Fraction | None] | None) -> str | None:
-    """The source's start timecode, advanced by the frames before ``--start`` (see :mod:`~edvr_cli.video.timecode`)."""
+                   span: tuple[Fraction, Fraction | None] | None, origin: Fraction) -> tuple[str | None, str | None]:
+    """The source's start timecode, advanced by the frames before ``--start`` (see :mod:`~edvr_cli.video.timecode`);
+    ``(None, why)`` for one that names no frame at the video's rate (``why``: how)."""
     if video is None:
-        return None
+        return None, None
     timecode = source_timecode(inp, video)
-    if timecode is None or span is None:
-        return timecode
+    if timecode is None:
+        return None, None
     rate = video.average_rate or video.guessed_rate
-    return advance_timecode(timecode, frames_before(span[0] - (_origin(video) or 0), rate), rate)
+    problem = timecode_problem(timecode, rate)
+    if problem is not None:
+        return None, problem
+    return advance_timecode(timecode, frames_before(span[0] - origin, rate) if span else 0, rate), None
 
 
 def _span_chapters(inp: av.container.InputContainer, fmt: str, span: tuple[Fraction, Fraction | None] | None
-                   ) -> tuple[tuple[tuple[Fraction, Fraction, int, tuple[tuple[str, str], ...]], ...], list[str]]:
-    """The input's chapters on the output's timeline (cut to the span; those outside it left out), and a
-    line saying so."""
+                   ) -> tuple[tuple[tuple[Fraction, Fraction, int, tuple[tuple[str, str], ...]], ...], list[str],
+                              list[str]]:
+    """The input's chapters on the output's timeline (cut to the span; those outside it left out), a line
+    saying so, and one saying they are lost (when the container holds none)."""
     try:
         found = inp.chapters()
     except (AttributeError, av.error.FFmpegError):  # a PyAV without chapters
-        return (), []
+        return (), [], []
     if not found:
-        return (), []
+        return (), [], []
     if fmt not in _CHAPTER_FORMATS:
-        return (), [f"{len(found)} chapter(s) dropped ({fmt} holds no chapters)"]
+        return (), [], [f"{len(found)} chapter(s) dropped ({fmt} holds no chapters)"]
     start, end = span if span is not None else (Fraction(0), None)
     kept = []
     for ch in found:
@@ -300,18 +359,18 @@ def _span_chapters(inp: av.container.InputContainer, fmt: str, span: tuple[Fract
             continue  # wholly outside the span (ffmpeg keeps such chapters with no length; they name no frame)
         kept.append((max(a, Fraction(0)), b, int(ch["id"]), tuple(sorted(ch["metadata"].items()))))
     if len(kept) == len(found):
-        return tuple(kept), [f"{len(kept)} chapter(s) kept"]
-    return tuple(kept), [f"{len(kept)} of {len(found)} chapter(s) kept (the others lie outside --start/--end)"]
+        return tuple(kept), [f"{len(kept)} chapter(s) kept"], []
+    return tuple(kept), [f"{len(kept)} of {len(found)} chapter(s) kept (the others lie outside --start/--end)"], []
 
 
 def _cut_exactly(inp: av.container.InputContainer, action: StreamAction,
-                 span: tuple[Fraction, Fraction | None], seekable: bool) -> StreamAction:
+                 span: tuple[Fraction, Fraction | None]) -> StreamAction:
     """A copied audio stream whose packets do not end at ``--start`` / ``--end``: re-encoded with its own codec
     (when this build has an encoder for it) so that it starts and ends there within a sample, as ``ffmpeg``
     does when it re-encodes; else whole packets are copied, and the line says how far off they may be."""
     if action.kind != "audio" or action.action != "copy":
         return action
-    inside = _edges_inside_packets(inp if seekable else str(inp.name), action.index, span)
+    inside = _edges_inside_packets(inp, action.index, span)
     if not inside:
         return action
     where = f"{inside[0]} falls" if len(inside) == 1 else f"{' and '.join(inside)} fall"
@@ -330,18 +389,16 @@ def _same_codec_encoder(codec: str) -> str | None:
     return found.name
 
 
-def _edges_inside_packets(source: av.container.InputContainer | str, index: int,
+def _edges_inside_packets(inp: av.container.InputContainer, index: int,
                           span: tuple[Fraction, Fraction | None]) -> list[str]:
     """Which of ``--start`` and ``--end`` fall strictly inside one of the stream's packets (each found with
-    one seek of ``source``, an open container or a path to open)."""
+    one seek of ``inp``)."""
     inside = []
     try:
-        with contextlib.ExitStack() as stack:
-            inp = source if not isinstance(source, str) else stack.enter_context(av.open(source, "r"))
-            stream = inp.streams[index]
-            for name, edge in (("--start", span[0]), ("--end", span[1])):
-                if edge is not None and _inside_a_packet(inp, stream, edge):
-                    inside.append(name)
+        stream = inp.streams[index]
+        for name, edge in (("--start", span[0]), ("--end", span[1])):
+            if edge is not None and _inside_a_packet(inp, stream, edge):
+                inside.append(name)
     except (av.error.FFmpegError, ValueError, OSError, IndexError):
         return []
     return inside
@@ -362,7 +419,8 @@ def _inside_a_packet(inp: av.container.InputContainer, stream: av.stream.Stream,
     return False
 
 
-def _plan_one(stream: av.stream.Stream, fmt: str, timecode: str | None = None) -> StreamAction:
+def _plan_one(stream: av.stream.Stream, fmt: str, timecode: str | None = None,
+              timecode_unusable: str | None = None) -> StreamAction:
     codec = codec_name(stream)
     kind = stream.type if stream.type in ("audio", "subtitle", "attachment", "video") else "data"
     language = stream.metadata.get("language")
@@ -381,9 +439,10 @@ def _plan_one(stream: av.stream.Stream, fmt: str, timecode: str | None = None) -
         return act("drop", f"{fmt} cannot hold attachments")
     if kind == "data" and is_timecode_track(stream):
         if fmt in _TIMECODE_FORMATS and timecode is not None:
-            made = "a new tmcd track" if fmt in _MP4_FAMILY else "a tag"
+            made = "a new tmcd track" if fmt in _TMCD_FORMATS else "a tag"
             return dataclasses.replace(act("keep", f"timecode kept ({timecode}, as {made})"), codec="tmcd")
-        return dataclasses.replace(act("drop", f"{fmt} holds no timecode"), codec="tmcd")
+        why = timecode_unusable or f"{fmt} holds no timecode"
+        return dataclasses.replace(act("drop", why), codec="tmcd")
     why_not = cannot_mux(fmt, stream)
     if why_not is None:
         return act("copy")
@@ -582,18 +641,14 @@ class _AudioConverter:
         if frame.pts is None or frame.time_base is None or not frame.sample_rate:
             return frame
         rate = frame.sample_rate
-        first = round(frame.pts * frame.time_base * rate)  # the frame's first sample on the span's timeline
+        first = rescale(frame.pts, frame.time_base, Fraction(1, rate))  # its first sample on the span's timeline
         keep_from = max(0, -first)
-        keep_to = frame.samples if self.length is None else min(frame.samples, round(self.length * rate) - first)
+        last = frame.samples if self.length is None else ticks(self.length, Fraction(1, rate)) - first
+        keep_to = min(frame.samples, last)
         if keep_to <= keep_from:
             return None
         if (keep_from, keep_to) != (0, frame.samples):
-            data = frame.to_ndarray()
-            per = 1 if frame.format.is_planar else len(frame.layout.channels)
-            cut = av.AudioFrame.from_ndarray(data[:, keep_from * per:keep_to * per].copy(), format=frame.format.name,
-                                             layout=frame.layout.name)
-            cut.sample_rate = rate
-            frame = cut
+            frame = _samples(frame, keep_from, keep_to)
         frame.pts = first + keep_from
         frame.time_base = Fraction(1, rate)
         return frame
@@ -614,7 +669,7 @@ class _AudioConverter:
             )
         if frame is not None and frame.pts is not None and frame.time_base is not None:
             # the resampler counts output samples from the first input pts (in 1 / rate units)
-            frame.pts = round(frame.pts * frame.time_base * self.rate)
+            frame.pts = rescale(frame.pts, frame.time_base, Fraction(1, self.rate))
             frame.time_base = Fraction(1, self.rate)
         if frame is not None and frame.sample_rate:
             self._fed += Fraction(frame.samples, frame.sample_rate)
@@ -625,17 +680,19 @@ class _AudioConverter:
                 if left <= 0:
                     continue
                 if resampled.samples > left:
-                    resampled = _first_samples(resampled, left)
+                    resampled = _samples(resampled, 0, left)
             self._emitted += resampled.samples
             packets += self.stream.encode(resampled)
         return packets
 
 
-def _first_samples(frame: av.AudioFrame, count: int) -> av.AudioFrame:
-    """The first ``count`` samples of ``frame``, same timing."""
+def _samples(frame: av.AudioFrame, begin: int, end: int) -> av.AudioFrame:
+    """Samples ``begin`` to ``end`` (excluded) of ``frame``: its format, layout and rate, and its pts and time
+    base (the caller moves them when ``begin`` is not 0)."""
     data = frame.to_ndarray()
-    width = count if frame.format.is_planar else count * len(frame.layout.channels)
-    cut = av.AudioFrame.from_ndarray(data[:, :width].copy(), format=frame.format.name, layout=frame.layout.name)
+    per = 1 if frame.format.is_planar else len(frame.layout.channels)
+    cut = av.AudioFrame.from_ndarray(data[:, begin * per:end * per].copy(), format=frame.format.name,
+                                     layout=frame.layout.name)
     cut.sample_rate, cut.pts, cut.time_base = frame.sample_rate, frame.pts, frame.time_base
     return cut
 
@@ -682,10 +739,10 @@ class StreamCopier:
     Args:
         info: the source (a :class:`~edvr_cli.video.probe.VideoInfo`).
         out: the output container (streams are added to it here; the caller writes the header).
-        warn: receives one warning per dropped stream and per muxing failure.
-        plan: the plan to follow (``plan_streams(info, out.format.name)`` when ``None``).
-        strict: raise :class:`StreamError` (before adding any stream) when a stream would be
-            converted or dropped.
+        warn: receives one warning per dropped stream, lost timecode or chapters, and muxing failure.
+        plan: the plan to follow (the run's, made by :func:`plan_streams` for ``info`` and this container).
+        strict: raise :class:`StreamError` (before opening the source) when a stream would be
+            converted or dropped, or the timecode or chapters lost.
         label: the output's name in messages.
     """
 
@@ -695,12 +752,15 @@ class StreamCopier:
         out: av.container.OutputContainer,
         warn: WarningCallback,
         *,
-        plan: StreamPlan | None = None,
+        plan: StreamPlan,
         strict: bool = False,
         label: str | None = None,
     ) -> None:
         self._warn = warn
         self._out = out
+        self.plan = plan
+        if strict:
+            plan.check_strict(label or Path(str(out.name)).name)
         self._in = av.open(str(info.path), "r")
         self._map: dict[int, av.stream.Stream] = {}
         self._converters: dict[int, _AudioConverter | _SubtitleConverter] = {}
@@ -708,18 +768,17 @@ class StreamCopier:
         self._failed = False
         self._dropping: set[int] = set()
         self._kinds: dict[int, str] = {}
-        self._end_trimmed: set[int] = set()  # copied audio whose short last packet becomes DiscardPadding
+        # copied audio whose short last packet becomes DiscardPadding: each stream's latest packet is held
+        # back until the next one comes (then it was not the last) or the stream ends (then it is marked)
+        self._end_trimmed: set[int] = set()
+        self._held: dict[int, av.Packet] = {}
         # --start/--end: packets inside the span only, moved back so the span starts at 0
         span = getattr(info, "source_span", None)
         self._span_start: Fraction = span[0] if span else Fraction(0)
         self._span_end: Fraction | None = span[1] if span else None
         self._spanned = span is not None
         try:
-            self.plan = (plan if plan is not None else
-                         _plan(self._in, out.format.name, info.stream_index, span, seekable=False))
-            if strict:
-                self.plan.check_strict(label or Path(str(out.name)).name)
-            carried = [a for a in self.plan.actions if a.action in ("copy", "convert") and a.kind != "attachment"]
+            carried = [a for a in plan.actions if a.action in ("copy", "convert") and a.kind != "attachment"]
             for stream in self._in.streams:
                 if stream.index not in {a.index for a in carried}:
                     stream.discard = av.stream.Discard.all
@@ -734,11 +793,10 @@ class StreamCopier:
             primed = [a.index for a in carried if a.kind == "audio" and a.action == "copy"]
             if out.format.name not in _CODEC_DELAY_FORMATS or self._span_start > 0:
                 primed = []
-            read, skips = _first_skips(packets, primed)
-            for action in self.plan.actions:
+            self._packets, skips = _first_skips(packets, primed)
+            for action in plan.actions:
                 self._add(action, skips.get(action.index, 0))
             self._add_timecode_and_chapters()
-            self._packets: Iterator[av.Packet] = itertools.chain(read, packets)
         except BaseException:
             self._in.close()
             raise
@@ -776,22 +834,26 @@ class StreamCopier:
         """Audio copied into Matroska keeps its priming as ``ffmpeg -c copy`` does: the samples the source
         marks to skip at its start (MP4's edit list: AAC's 1024) become the stream's CodecDelay, so its first
         packet keeps its negative time, the video stays at 0 and players skip the priming; a short last
-        packet (MP4's trimmed end) becomes DiscardPadding."""
-        self._end_trimmed.add(stream.index)
+        packet (MP4's trimmed end) becomes DiscardPadding, where the source's time base counts single
+        samples (Matroska's millisecond does not: its packets keep the padding they have)."""
+        if _counts_samples(stream.time_base, stream.codec_context):
+            self._end_trimmed.add(stream.index)
         if skip and not set_initial_padding(stream, skip):
             self._warn(f"audio stream #{stream.index}: its {skip} priming samples are played (this PyAV "
                        "cannot set the codec delay); every stream is shifted by the same amount")
 
     def _add_timecode_and_chapters(self) -> None:
         """The planned start timecode on the output's video stream (MOV/MP4 make a tmcd track of it) and the
-        planned chapters, before the header is written."""
+        planned chapters, before the header is written; a warning each for a timecode or chapters lost."""
+        for line in self.plan.lost:
+            self._warn(line)
         video = next(iter(self._out.streams.video), None)
         if self.plan.timecode is not None and video is not None:
             video.metadata["timecode"] = self.plan.timecode
         if self.plan.chapters and hasattr(self._out, "set_chapters"):
             micro = Fraction(1, 1_000_000)
             self._out.set_chapters([
-                {"id": ident or k + 1, "start": round(a / micro), "end": round(b / micro), "time_base": micro,
+                {"id": ident or k + 1, "start": ticks(a, micro), "end": ticks(b, micro), "time_base": micro,
                  "metadata": dict(tags)}
                 for k, (a, b, ident, tags) in enumerate(self.plan.chapters)])
 
@@ -809,9 +871,11 @@ class StreamCopier:
                 except (av.error.FFmpegError, ValueError) as e:
                     self._failed = True
                     self._warn(f"stopped copying audio/subtitles at a damaged packet: {e}")
+                    self._release_held(mark=False)  # not the streams' ends: left as they are
                     return
                 if packet is None:
                     if limit is None:
+                        self._release_held(mark=True)
                         self._flush()
                     return
             if packet.size == 0:  # demuxer flush marker
@@ -821,21 +885,40 @@ class StreamCopier:
                 ts = self._to_span(packet, ts)
                 if ts is None:
                     continue  # outside the span (read on, so the other streams' packets are still seen)
-            if packet.stream_index in self._end_trimmed:
-                _mark_short_end(packet, self._in.streams[packet.stream_index].codec_context)
             if limit is not None and ts is not None and ts * packet.time_base > limit:
                 self._pending = packet
                 return
-            target = self._map[packet.stream_index]
-            converter = self._converters.get(packet.stream_index)
-            try:
-                if converter is None:
-                    packet.stream = target
-                    self._out.mux(packet)
-                else:
+            index = packet.stream_index
+            converter = self._converters.get(index)
+            if converter is not None:
+                try:
                     self._out.mux(self._ends_marked(converter, converter.convert(packet)))
-            except (av.error.FFmpegError, ValueError) as e:  # e.g. timestamps going backwards
-                self._note_refusal(target, ts, packet.time_base, e)
+                except (av.error.FFmpegError, ValueError) as e:  # e.g. timestamps going backwards
+                    self._note_refusal(converter.stream, ts, packet.time_base, e)
+                continue
+            if index in self._end_trimmed:  # the one before it was not the stream's last
+                before = self._held.get(index)
+                self._held[index] = packet
+                if before is not None:
+                    self._mux_copied(index, before)
+                continue
+            self._mux_copied(index, packet)
+
+    def _mux_copied(self, index: int, packet: av.Packet) -> None:
+        target = self._map[index]
+        packet.stream = target
+        try:
+            self._out.mux(packet)
+        except (av.error.FFmpegError, ValueError) as e:  # e.g. timestamps going backwards
+            self._note_refusal(target, packet.pts if packet.pts is not None else packet.dts, packet.time_base, e)
+
+    def _release_held(self, mark: bool) -> None:
+        """Mux the packets held back; ``mark``: they are their streams' last (see :func:`_mark_short_end`)."""
+        held, self._held = self._held, {}
+        for index, packet in held.items():
+            if mark:
+                _mark_short_end(packet, self._in.streams[index].codec_context)
+            self._mux_copied(index, packet)
 
     def _to_span(self, packet: av.Packet, ts: int) -> int | None:
         """Place a packet on the span's timeline (0 at ``--start``); ``None`` for one that is left out. A
@@ -852,25 +935,28 @@ class StreamCopier:
             begin = max(t, start)
             if end is not None:
                 finish = min(finish, end)
-            ts = round(begin / tb)
+            ts = ticks(begin, tb)
             packet.pts = packet.dts = ts
-            packet.duration = max(1, round(finish / tb) - ts)
+            packet.duration = max(1, ticks(finish, tb) - ts)
         elif kind == "audio" and packet.stream_index in self._converters:
             if t + (packet.duration or 0) * tb <= start - AUDIO_PREROLL or (end is not None and t >= end):
                 return None
         elif t < start or (end is not None and t >= end):
             return None
-        shift = round(start / tb)
+        shift = ticks(start, tb)
         packet.pts = None if packet.pts is None else packet.pts - shift
         packet.dts = None if packet.dts is None else packet.dts - shift
         return ts - shift
 
     def _ends_marked(self, converter: _AudioConverter | _SubtitleConverter, packets: list[av.Packet]
                      ) -> list[av.Packet]:
-        """Re-encoded audio into Matroska: a short last packet's padding as DiscardPadding (see _mark_short_end)."""
+        """Re-encoded audio into Matroska: a short last packet's padding as DiscardPadding (see _mark_short_end;
+        the encoder's packets are timed in single samples, and only its last is short)."""
         if isinstance(converter, _AudioConverter) and self._out.format.name in _CODEC_DELAY_FORMATS:
+            ctx = converter.stream.codec_context
             for packet in packets:
-                _mark_short_end(packet, converter.stream.codec_context)
+                if _counts_samples(packet.time_base, ctx):
+                    _mark_short_end(packet, ctx)
         return packets
 
     def _flush(self) -> None:
@@ -896,9 +982,10 @@ class StreamCopier:
 _PEEK_PACKETS = 2000
 
 
-def _first_skips(packets: Iterator[av.Packet], indices: list[int]) -> tuple[list[av.Packet], dict[int, int]]:
+def _first_skips(packets: Iterator[av.Packet], indices: list[int]) -> tuple[Iterator[av.Packet], dict[int, int]]:
     """The samples the first packet of each stream in ``indices`` says to skip (``skip_samples`` side data:
-    an MP4 edit list's priming), read ahead from ``packets``; returns the packets read (to be muxed first)."""
+    an MP4 edit list's priming), read ahead from ``packets``; returns the packets again (those read ahead
+    first; a read that failed fails again there, after them, so the copier says where it stopped)."""
     read: list[av.Packet] = []
     skips: dict[int, int] = {}
     waiting = set(indices)
@@ -912,21 +999,34 @@ def _first_skips(packets: Iterator[av.Packet], indices: list[int]) -> tuple[list
                 waiting.discard(packet.stream_index)
                 if packet.has_sidedata("skip_samples"):
                     side = bytes(packet.get_sidedata("skip_samples"))
-                    skips[packet.stream_index] = int(struct.unpack_from("<I", side)[0])
-    except (av.error.FFmpegError, ValueError, struct.error):
-        pass  # a damaged start: the copier meets it again and says so
-    return read, skips
+                    with contextlib.suppress(struct.error):  # too short to say: nothing to skip
+                        skips[packet.stream_index] = int(struct.unpack_from("<I", side)[0])
+    except (av.error.FFmpegError, ValueError) as e:  # a damaged start: the copier meets it after these
+        return itertools.chain(read, _raising(e)), skips
+    return itertools.chain(read, packets), skips
+
+
+def _raising(error: Exception) -> Iterator[av.Packet]:
+    raise error
+    yield  # a generator
+
+
+def _counts_samples(time_base: Fraction | None, ctx: Any) -> bool:
+    """Whether ``time_base`` resolves single samples of the audio codec ``ctx`` (at most 1 / its rate): only
+    then does a packet's duration say how many samples it holds."""
+    rate = getattr(ctx, "sample_rate", 0) if ctx is not None else 0
+    return bool(rate) and time_base is not None and time_base <= Fraction(1, rate)
 
 
 def _mark_short_end(packet: av.Packet, ctx: Any) -> None:
-    """An audio packet shorter than the codec's frame (MP4's trimmed last packet, an encoder's last) gets the
-    samples to discard at its end as side data, which Matroska writes as DiscardPadding (as ``ffmpeg`` does)."""
+    """An audio stream's last packet, when shorter than the codec's frame (MP4's trimmed last packet, an
+    encoder's last), gets the samples to discard at its end as side data, which Matroska writes as
+    DiscardPadding (as ``ffmpeg`` does). Only for a packet timed in single samples (see :func:`_counts_samples`)."""
     frame_size = getattr(ctx, "frame_size", 0) if ctx is not None else 0
-    rate = getattr(ctx, "sample_rate", 0) if ctx is not None else 0
-    if not frame_size or not rate or not packet.duration or packet.time_base is None \
+    if not frame_size or not packet.duration or not _counts_samples(packet.time_base, ctx) \
             or packet.has_sidedata("skip_samples"):
         return
-    samples = round(packet.duration * packet.time_base * rate)
+    samples = rescale(packet.duration, packet.time_base, Fraction(1, ctx.sample_rate))
     if 0 < samples < frame_size:
         from av.packet import PacketSideData, packet_sidedata_type_from_literal
 

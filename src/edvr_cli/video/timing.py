@@ -18,6 +18,12 @@ def rescale(pts: int, src_tb: Fraction, dst_tb: Fraction) -> int:
     return round(Fraction(pts) * src_tb / dst_tb)
 
 
+def ticks(seconds: Fraction, tb: Fraction) -> int:
+    """A time in seconds in ticks of ``tb``, rounded as :func:`rescale` rounds."""
+    seconds = Fraction(seconds)
+    return rescale(seconds.numerator, Fraction(1, seconds.denominator), tb)
+
+
 class Increasing:
     """Makes a sequence of times strictly increasing: a time at or below the last becomes last + 1 tick.
 

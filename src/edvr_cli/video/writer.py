@@ -62,8 +62,9 @@ RGB_SOURCE_OUTPUT_COLOR = ColorInfo(SPC_BT709, RANGE_LIMITED, PRI_BT709, TRC_BT7
 
 # Muxers that store a display matrix (rotation).
 _ROTATION_FORMATS = frozenset({"mov", "mp4", "matroska", "webm", "3gp", "3g2", "ipod", "ismv", "psp"})
-# Encoders that write the pixel aspect ratio into the bitstream (VUI), which every container keeps.
-_SAR_IN_BITSTREAM = frozenset({"libx264", "libx265", "mpeg4"})
+# Encoders that write the pixel aspect ratio into the bitstream (VUI), which every container keeps, and
+# the names of their codecs (what a joined segment's stream says).
+_SAR_IN_BITSTREAM = frozenset({"libx264", "libx265", "mpeg4", "h264", "hevc"})
 # Muxers where the video stream is marked "default" (players pick tracks by it).
 _DEFAULT_FLAG_FORMATS = frozenset({"matroska", "webm"})
 # Muxers that keep container tags of any name (checked with this FFmpeg); the mov family only with
@@ -310,7 +311,11 @@ class VideoWriter(_WarningSink):
         sar = scaled_sample_aspect_ratio(info, self.width, self.height)
         if sar is not None:
             ctx.sample_aspect_ratio = sar
-            set_stream_sample_aspect_ratio(stream, sar)  # what Matroska and MOV write, as ffmpeg sets it
+            # what Matroska and MOV write, as ffmpeg sets it; where it cannot be set, a note says so (the
+            # plan's when no stream's field can be set here, else this one)
+            if not set_stream_sample_aspect_ratio(stream, sar) and stream_sample_aspect_ratio_settable() \
+                    and sar_is_lost(sar, fmt_name, settings.codec):
+                self.warn(sar_lost_note(sar, fmt_name, settings.codec))
         if info.rotation:
             stream.set_display_rotation(info.rotation)
         if not self.planned:
@@ -545,13 +550,23 @@ def output_notes(info: VideoInfo, format_name: str, codec: str, width: int, heig
     if info.fps is not None and not to_stdout and not info.is_image_sequence and constant_rate(format_name):
         notes.append(f"{format_name} stores a constant frame rate; frame times are rounded to 1/{info.fps} s")
     sar = scaled_sample_aspect_ratio(info, width, height)
-    if sar is not None and format_name in ("matroska", "webm") and codec not in _SAR_IN_BITSTREAM \
-            and not stream_sample_aspect_ratio_settable():
+    if sar is not None and sar_is_lost(sar, format_name, codec) and not stream_sample_aspect_ratio_settable():
         # Matroska reads AVStream.sample_aspect_ratio, which this PyAV gives no way to set (see video.avfields)
-        notes.append(f"pixel aspect ratio {sar} is lost: {format_name} with {codec} cannot carry it here")
+        notes.append(sar_lost_note(sar, format_name, codec))
     if info.rotation and format_name not in _ROTATION_FORMATS:
         notes.append(f"rotation {info.rotation} degrees is lost: {format_name} has no display matrix")
     return notes
+
+
+def sar_is_lost(sar: Fraction, format_name: str, codec: str) -> bool:
+    """Whether a pixel aspect ratio is lost in this muxer with this encoder (or codec) when the stream's own
+    field cannot be set (see :mod:`~edvr_cli.video.avfields`): Matroska reads only that field, of codecs that
+    do not store it in their bitstream; a square one is what players assume anyway."""
+    return sar != 1 and format_name in ("matroska", "webm") and codec not in _SAR_IN_BITSTREAM
+
+
+def sar_lost_note(sar: Fraction, format_name: str, codec: str) -> str:
+    return f"pixel aspect ratio {sar} is lost: {format_name} with {codec} cannot carry it here"
 
 
 def plan_encoder(info: VideoInfo, source: SourceVideo, format_name: str, width: int, height: int, *,
